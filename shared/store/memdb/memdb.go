@@ -1,0 +1,47 @@
+// Package memdb runs an embedded MySQL-compatible server (go-mysql-server) on loopback, for
+// the local runner and for tests that check the MySQL 8 dialect. It does not enforce row
+// locks, so tests of locking use MariaDB.
+package memdb
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	sqle "github.com/dolthub/go-mysql-server"
+	"github.com/dolthub/go-mysql-server/memory"
+	"github.com/dolthub/go-mysql-server/server"
+	"github.com/dolthub/go-mysql-server/sql"
+
+	"github.com/logwise/controlplane/shared/store"
+)
+
+// Server is a running embedded database server.
+type Server struct {
+	srv  *server.Server
+	Addr string
+}
+
+// Start serves an empty database named dbName on addr ("127.0.0.1:0" picks a free port).
+// The root user has no password.
+func Start(addr, dbName string) (*Server, error) {
+	pro := memory.NewDBProvider(memory.NewDatabase(dbName))
+	engine := sqle.NewDefault(pro)
+	cfg := server.Config{Protocol: "tcp", Address: addr}
+	srv, err := server.NewServer(cfg, engine, sql.NewContext, memory.NewSessionBuilder(pro), nil)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded MySQL on %s: %w", addr, err)
+	}
+	go srv.Start()
+	return &Server{srv: srv, Addr: srv.Listener.Addr().String()}, nil
+}
+
+// Config returns a store configuration for database dbName on this server.
+func (s *Server) Config(dbName string) store.Config {
+	host, port, _ := net.SplitHostPort(s.Addr)
+	p, _ := strconv.Atoi(port)
+	return store.Config{Host: host, Port: p, User: "root", Name: dbName}
+}
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
