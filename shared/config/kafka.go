@@ -9,7 +9,7 @@ type Kafka struct {
 	EnablePartitionScaling *bool  `yaml:"enablePartitionScaling"`
 	PartitionRatePerSecond int64  `yaml:"partitionRatePerSecond"`
 	// MaxPartitionsPerTopic caps automatic increases.
-	MaxPartitionsPerTopic int `yaml:"maxPartitionsPerTopic"`
+	MaxPartitionsPerTopic int    `yaml:"maxPartitionsPerTopic"`
 	TLS                   bool   `yaml:"tls"`
 	MSKClusterARN         string `yaml:"mskClusterArn"`
 	MSKRegion             string `yaml:"mskRegion"`

@@ -92,12 +92,18 @@ func (db *DB) Migrate(ctx context.Context) error {
 		applied[v] = true
 	}
 	rows.Close()
+	var comment string
+	_ = conn.QueryRowContext(ctx, "SELECT @@version_comment").Scan(&comment)
+	embedded := comment == "Dolt" // go-mysql-server; MariaDB and MySQL say other things
 	for _, m := range ms {
 		if applied[m.Version] {
 			continue
 		}
 		for i, stmt := range splitStatements(m.SQL) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			if stmt.mysqlOnly && embedded {
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, stmt.sql); err != nil {
 				return fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -108,25 +114,36 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// splitStatements splits a migration on semicolons that end a line; migrations keep one
-// statement per terminated line group and no semicolons inside string literals.
-func splitStatements(s string) []string {
-	var out []string
+type statement struct {
+	sql       string
+	mysqlOnly bool // preceded by a "-- mysql-only" line: skipped on the embedded server
+}
+
+// splitStatements splits a migration on semicolons that end a line; migrations keep no
+// semicolons inside string literals.
+func splitStatements(s string) []statement {
+	var out []statement
 	var cur strings.Builder
+	mysqlOnly := false
 	for _, line := range strings.Split(s, "\n") {
 		t := strings.TrimSpace(line)
+		if t == "-- mysql-only" {
+			mysqlOnly = true
+			continue
+		}
 		if t == "" || strings.HasPrefix(t, "--") {
 			continue
 		}
 		cur.WriteString(line)
 		cur.WriteString("\n")
 		if strings.HasSuffix(t, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			out = append(out, statement{sql: strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"), mysqlOnly: mysqlOnly})
 			cur.Reset()
+			mysqlOnly = false
 		}
 	}
 	if strings.TrimSpace(cur.String()) != "" {
-		out = append(out, strings.TrimSpace(cur.String()))
+		out = append(out, statement{sql: strings.TrimSpace(cur.String()), mysqlOnly: mysqlOnly})
 	}
 	return out
 }

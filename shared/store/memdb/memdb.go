@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	sqle "github.com/dolthub/go-mysql-server"
+	"github.com/sirupsen/logrus"
 	"github.com/dolthub/go-mysql-server/memory"
 	"github.com/dolthub/go-mysql-server/server"
 	"github.com/dolthub/go-mysql-server/sql"
@@ -25,6 +26,7 @@ type Server struct {
 // Start serves an empty database named dbName on addr ("127.0.0.1:0" picks a free port).
 // The root user has no password.
 func Start(addr, dbName string) (*Server, error) {
+	logrus.SetLevel(logrus.ErrorLevel) // the server logs every connection at info
 	pro := memory.NewDBProvider(memory.NewDatabase(dbName))
 	engine := sqle.NewDefault(pro)
 	cfg := server.Config{Protocol: "tcp", Address: addr}
