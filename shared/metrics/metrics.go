@@ -1,0 +1,115 @@
+// Package metrics writes CloudWatch metrics in the Embedded Metric Format (EMF): one JSON
+// object per line on stdout, which Lambda ships to CloudWatch Logs and CloudWatch turns into
+// metrics. No maintained Go EMF library resolves from the module proxy here, and the format is
+// small (reference/protocols.md §9), so it is written here.
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Namespace is the CloudWatch namespace of every control plane metric.
+const Namespace = "Logwise/ControlPlane"
+
+// Unit is a CloudWatch unit.
+type Unit string
+
+// Units used by the control plane.
+const (
+	Count        Unit = "Count"
+	Seconds      Unit = "Seconds"
+	Milliseconds Unit = "Milliseconds"
+	Minutes      Unit = "None" // CloudWatch has no minutes unit; names say "Minutes"
+	None         Unit = "None"
+)
+
+// Metric is one named value.
+type Metric struct {
+	Name  string
+	Value float64
+	Unit  Unit
+}
+
+// Writer emits EMF lines. It is safe for concurrent use; a nil *Writer discards.
+type Writer struct {
+	mu        sync.Mutex
+	out       io.Writer
+	namespace string
+	now       func() time.Time
+}
+
+// New returns a writer of EMF lines to out (os.Stdout in Lambda).
+func New(out io.Writer) *Writer {
+	return &Writer{out: out, namespace: Namespace, now: time.Now}
+}
+
+// SetClock replaces the clock (tests).
+func (w *Writer) SetClock(now func() time.Time) { w.now = now }
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._#:/-]{1,255}$`)
+
+const (
+	maxDimensions = 9   // the older schema's limit, safe for every reader
+	maxMetrics    = 100 // per event
+	maxDimValue   = 1024
+)
+
+// Emit writes the metrics with the given dimensions as one EMF event. Invalid names and
+// dimension values are reported as an error and nothing is written.
+func (w *Writer) Emit(dims map[string]string, ms ...Metric) error {
+	if w == nil || len(ms) == 0 {
+		return nil
+	}
+	if len(dims) > maxDimensions {
+		return fmt.Errorf("emf: %d dimensions, at most %d", len(dims), maxDimensions)
+	}
+	if len(ms) > maxMetrics {
+		return fmt.Errorf("emf: %d metrics in one event, at most %d", len(ms), maxMetrics)
+	}
+	keys := slices.Sorted(maps.Keys(dims))
+	event := map[string]any{}
+	for _, k := range keys {
+		if !nameRE.MatchString(k) || dims[k] == "" || len(dims[k]) > maxDimValue {
+			return fmt.Errorf("emf: invalid dimension %q=%q", k, dims[k])
+		}
+		event[k] = dims[k]
+	}
+	defs := make([]map[string]any, 0, len(ms))
+	for _, m := range ms {
+		if !nameRE.MatchString(m.Name) {
+			return fmt.Errorf("emf: invalid metric name %q", m.Name)
+		}
+		if _, clash := dims[m.Name]; clash {
+			return fmt.Errorf("emf: metric %q has a dimension's name", m.Name)
+		}
+		unit := m.Unit
+		if unit == "" {
+			unit = None
+		}
+		defs = append(defs, map[string]any{"Name": m.Name, "Unit": string(unit)})
+		event[m.Name] = m.Value
+	}
+	event["_aws"] = map[string]any{
+		"Timestamp": w.now().UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  w.namespace,
+			"Dimensions": [][]string{keys},
+			"Metrics":    defs,
+		}},
+	}
+	line, err := json.Marshal(event)
+	if err != nil {
+		return fmt.Errorf("emf: encode: %w", err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err = w.out.Write(append(line, '\n'))
+	return err
+}

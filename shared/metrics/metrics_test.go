@@ -1,0 +1,70 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEmitWritesOneValidEMFLine(t *testing.T) {
+	var buf bytes.Buffer
+	w := New(&buf)
+	w.SetClock(func() time.Time { return time.UnixMilli(1722815170123) })
+	if err := w.Emit(map[string]string{"tenant": "ABC", "service": "api"},
+		Metric{Name: "LogSyncDelayMinutes", Value: 7, Unit: None},
+		Metric{Name: "DriverAlive", Value: 1, Unit: Count}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("lines = %d, want 1", len(lines))
+	}
+	var ev struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Tenant  string  `json:"tenant"`
+		Service string  `json:"service"`
+		Delay   float64 `json:"LogSyncDelayMinutes"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	d := ev.AWS.CloudWatchMetrics[0]
+	if ev.AWS.Timestamp != 1722815170123 || d.Namespace != Namespace || ev.Tenant != "ABC" || ev.Delay != 7 {
+		t.Fatalf("event = %+v", ev)
+	}
+	if got := strings.Join(d.Dimensions[0], ","); got != "service,tenant" {
+		t.Fatalf("dimensions = %s, want service,tenant", got)
+	}
+	if len(d.Metrics) != 2 || d.Metrics[1].Unit != "Count" {
+		t.Fatalf("metrics = %+v", d.Metrics)
+	}
+}
+
+func TestEmitRejectsInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		dims map[string]string
+		m    Metric
+	}{
+		{"empty dimension value", map[string]string{"tenant": ""}, Metric{Name: "x", Value: 1}},
+		{"bad metric name", nil, Metric{Name: "has space", Value: 1}},
+		{"metric named like a dimension", map[string]string{"tenant": "A"}, Metric{Name: "tenant", Value: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := New(&buf).Emit(tt.dims, tt.m); err == nil || buf.Len() != 0 {
+				t.Fatalf("err = %v, wrote %q; want an error and nothing written", err, buf.String())
+			}
+		})
+	}
+}
