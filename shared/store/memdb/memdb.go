@@ -9,10 +9,10 @@ import (
 	"strconv"
 
 	sqle "github.com/dolthub/go-mysql-server"
-	"github.com/sirupsen/logrus"
 	"github.com/dolthub/go-mysql-server/memory"
 	"github.com/dolthub/go-mysql-server/server"
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/sirupsen/logrus"
 
 	"github.com/logwise/controlplane/shared/store"
 )
