@@ -202,8 +202,17 @@ func (e *Env) databaseConfig(ctx context.Context) (store.Config, []string, error
 			return c, nil, fmt.Errorf("database.secretArn %s: %w", d.SecretARN, err)
 		}
 		return c, []string{c.Password}, nil
+	case os.Getenv("DB_DSN") != "":
+		c, err := store.ParseDSN(os.Getenv("DB_DSN"))
+		if err != nil {
+			return c, nil, fmt.Errorf("DB_DSN: %w", err)
+		}
+		return c, []string{c.Password}, nil
+	case os.Getenv("DB_SECRET_ARN") != "":
+		e.Config.Database.SecretARN = os.Getenv("DB_SECRET_ARN")
+		return e.databaseConfig(ctx)
 	}
-	return store.Config{}, nil, errors.New("database: set database.dsn or database.secretArn")
+	return store.Config{}, nil, errors.New("database: set database.dsn or database.secretArn (or DB_DSN / DB_SECRET_ARN)")
 }
 
 // resolveTokens adds the hashes of tokens kept in Secrets Manager ({"tokens":["..."]}).
