@@ -315,3 +315,56 @@ func (r *Repository) PurgeCompleted(ctx context.Context, cutoff time.Time, limit
 	}
 	return deleted, nil
 }
+
+// PatchStage merges ctxPatch into the context of stage stageID (id or refId) of an owned
+// execution, and sets lastModified when given (Orca's updateStage from an interlink PATCH).
+func (r *Repository) PatchStage(ctx context.Context, id, stageID string, ctxPatch, lastModified map[string]any) (Detail, error) {
+	return r.mutate(ctx, id, func(d *Detail, now int64) error {
+		for _, st := range d.Stages {
+			if st["id"] == stageID || st["refId"] == stageID {
+				c, _ := st["context"].(map[string]any)
+				if c == nil {
+					c = map[string]any{}
+				}
+				for k, v := range ctxPatch {
+					c[k] = v
+				}
+				st["context"] = c
+				if lastModified != nil {
+					lastModified["lastModifiedTime"] = now
+					st["lastModified"] = lastModified
+				}
+				return nil
+			}
+		}
+		return fault.NotFoundf("execution %s has no stage %s", id, truncate(stageID))
+	})
+}
+
+// RestartStage restarts a finished stage of an owned execution that ended TERMINAL or
+// CANCELED: the stage and those after it go back to NOT_STARTED and the execution runs again,
+// so its runner redoes the step.
+func (r *Repository) RestartStage(ctx context.Context, id, stageID, user string) (Detail, error) {
+	return r.mutate(ctx, id, func(d *Detail, now int64) error {
+		idx := -1
+		for i, st := range d.Stages {
+			if st["id"] == stageID || st["refId"] == stageID {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return fault.NotFoundf("execution %s has no stage %s", id, truncate(stageID))
+		}
+		if s := stageStatus(d.Stages[idx]); s != Terminal && s != Canceled && s != Stopped {
+			return fault.Conflictf("stage %s is %s; only a failed or canceled stage can be restarted", stageID, s).WithCode("INVALID_STATE")
+		}
+		for _, st := range d.Stages[idx:] {
+			st["status"] = string(NotStarted)
+			delete(st, "endTime")
+		}
+		d.Status, d.Canceled = Running, false
+		delete(d.Body, "endTime")
+		d.Body["restartedBy"] = map[string]any{"user": user, "time": now, "stage": stageID}
+		return nil
+	})
+}

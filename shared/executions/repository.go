@@ -304,3 +304,6 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// DBForTest exposes the pool to tests of other packages that seed rows.
+func (r *Repository) DBForTest() *sql.DB { return r.db }

@@ -10,6 +10,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/interlink"
 )
 
 // ExecutionService reads and acts on executions.
@@ -23,9 +24,22 @@ type ExecutionService interface {
 	Delete(ctx context.Context, id string) error
 }
 
-// ExecutionDeps are the services behind the executions routes.
+// Forwarder sends an action on a foreign execution to its owner over interlink.
+type Forwarder interface {
+	Forward(ctx context.Context, a interlink.Action) (interlink.Receipt, error)
+}
+
+// TakeoverService takes over foreign executions whose owner is gone.
+type TakeoverService interface {
+	TakeOver(ctx context.Context, id, user, reason string, force bool) (executions.Detail, error)
+}
+
+// ExecutionDeps are the services behind the executions routes. Without a Forwarder, actions
+// on foreign executions are refused with 409 naming the owner.
 type ExecutionDeps struct {
 	Executions ExecutionService
+	Forwarder  Forwarder
+	Takeovers  TakeoverService
 }
 
 // registerExecutions declares the executions routes. A tenant sees and acts on its own
@@ -39,6 +53,7 @@ func (s *Server) registerExecutions() {
 	s.handleTenant("POST /executions/{id}/stages/{stageId}/judgement", s.judge)
 	s.handleTenant("POST /executions/{id}/stages/{stageId}/judgment", s.judge)
 	s.handleTenant("DELETE /executions/{id}", s.deleteExecution)
+	s.handleTenant("POST /executions/{id}/takeover", s.takeover)
 }
 
 func (s *Server) executionsSvc() (ExecutionService, error) {
@@ -169,6 +184,9 @@ func (s *Server) executionAction(action string) tenantHandlerFunc {
 			return err
 		}
 		user := actor(t, req.User)
+		if !d.Owned {
+			return s.forward(w, r, d, interlink.Action{Kind: action, User: user, Reason: truncate(req.Reason, 1024)})
+		}
 		switch action {
 		case "cancel":
 			d, err = svc.Cancel(r.Context(), d.ID, user, truncate(req.Reason, 1024))
@@ -183,6 +201,53 @@ func (s *Server) executionAction(action string) tenantHandlerFunc {
 		writeData(w, http.StatusOK, d)
 		return nil
 	}
+}
+
+// forward sends an action on a foreign execution to its owner and answers 202 with the
+// event id; with interlink off, or the topic unreachable, it answers 409 naming the owner.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, d executions.Detail, a interlink.Action) error {
+	refusal := executions.ForeignError(d.ID, d.Partition)
+	if s.deps.Forwarder == nil {
+		return refusal
+	}
+	a.Type, a.ID, a.Owner = d.Type, d.ID, d.Partition
+	rec, err := s.deps.Forwarder.Forward(r.Context(), a)
+	if err != nil {
+		if fault.Is(err, fault.Unavailable) {
+			s.log.WarnContext(r.Context(), "interlink unavailable; refusing", "execution", d.ID, "error", err.Error())
+			return &fault.Error{Kind: refusal.Kind, Code: refusal.Code, Message: refusal.Message + " (interlink is unreachable)", Err: err}
+		}
+		return err
+	}
+	writeData(w, http.StatusAccepted, rec)
+	return nil
+}
+
+type takeoverRequest struct {
+	Reason string `json:"reason"`
+	Force  bool   `json:"force"`
+	User   string `json:"user"`
+}
+
+// takeover makes this partition the owner of a foreign execution whose owner is gone.
+func (s *Server) takeover(w http.ResponseWriter, r *http.Request, t *config.Tenant) error {
+	var req takeoverRequest
+	if err := decodeJSON(r, &req, false); err != nil {
+		return err
+	}
+	if s.deps.Takeovers == nil {
+		return unavailable("ownership takeover (no peers)")
+	}
+	_, d, err := s.tenantExecution(r, t)
+	if err != nil {
+		return err
+	}
+	d, err = s.deps.Takeovers.TakeOver(r.Context(), d.ID, actor(t, req.User), truncate(req.Reason, 1024), req.Force)
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, d)
+	return nil
 }
 
 // judgementRequest accepts Orca's spelling ("judgmentStatus") and plain ones.
@@ -207,6 +272,10 @@ func (s *Server) judge(w http.ResponseWriter, r *http.Request, t *config.Tenant)
 	if err != nil {
 		return err
 	}
+	if !d.Owned {
+		return s.forward(w, r, d, interlink.Action{Kind: "judgement", User: actor(t, req.User), StageID: r.PathValue("stageId"),
+			Judgment: executions.Judgment(j), Input: truncate(req.Input, 1024)})
+	}
 	d, err = svc.Judge(r.Context(), d.ID, r.PathValue("stageId"), executions.Judgment(j), actor(t, req.User), truncate(req.Input, 1024))
 	if err != nil {
 		return err
@@ -219,6 +288,9 @@ func (s *Server) deleteExecution(w http.ResponseWriter, r *http.Request, t *conf
 	svc, d, err := s.tenantExecution(r, t)
 	if err != nil {
 		return err
+	}
+	if !d.Owned {
+		return s.forward(w, r, d, interlink.Action{Kind: "delete", User: actor(t, "")})
 	}
 	if err := svc.Delete(r.Context(), d.ID); err != nil {
 		return err
