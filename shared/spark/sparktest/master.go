@@ -191,7 +191,9 @@ func (m *Master) RestURL() string { return m.rest.URL }
 func (m *Master) WebURL() string { return m.web.URL }
 
 // Endpoint is the master as a spark.Endpoint.
-func (m *Master) Endpoint() spark.Endpoint { return spark.Endpoint{RestURL: m.RestURL(), WebURL: m.WebURL()} }
+func (m *Master) Endpoint() spark.Endpoint {
+	return spark.Endpoint{RestURL: m.RestURL(), WebURL: m.WebURL()}
+}
 
 // Close stops both listeners and any background goroutine; hanging requests are released.
 func (m *Master) Close() {
@@ -202,7 +204,9 @@ func (m *Master) Close() {
 	})
 }
 
-func (m *Master) v4() bool { return !strings.HasPrefix(m.version, "1.") && !strings.HasPrefix(m.version, "2.") && !strings.HasPrefix(m.version, "3.") }
+func (m *Master) v4() bool {
+	return !strings.HasPrefix(m.version, "1.") && !strings.HasPrefix(m.version, "2.") && !strings.HasPrefix(m.version, "3.")
+}
 
 // ---- state changes driven by tests ----
 
