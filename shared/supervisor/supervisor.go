@@ -293,7 +293,7 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 	}
 	s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkSubmission", Trigger: opts.Trigger, StartTime: started,
 		Description: "Submit the Spark streaming job: " + d.Reason, Inputs: inputs(obs), Status: status,
-		Rule: "submit when no driver of the job is SUBMITTED, RUNNING, RELAUNCHING or UNKNOWN, the master is ALIVE and the crash-loop budget allows it",
+		Rule:    "submit when no driver of the job is SUBMITTED, RUNNING, RELAUNCHING or UNKNOWN, the master is ALIVE and the crash-loop budget allows it",
 		Outcome: map[string]any{"submissionId": sub.ID, "outcome": outcome, "message": msg, "master": sub.Master, "request": string(req.RedactedJSON())}})
 	if subErr != nil {
 		s.log.ErrorContext(ctx, "spark submission failed", "tenant", t.Name, "outcome", outcome, "error", subErr.Error(), "request", req)
