@@ -252,3 +252,30 @@ func (r CreateRequest) GoString() string { return r.String() }
 
 // LogValue makes slog log the redacted body.
 func (r CreateRequest) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
+// ParseCredentialsSecret reads a Secrets Manager secret holding static S3A credentials:
+// {"accessKeyId":"...","secretAccessKey":"...","sessionToken":"..."} (sessionToken optional;
+// AWS_ACCESS_KEY_ID-style key names are accepted too). Errors never quote the secret.
+func ParseCredentialsSecret(secretJSON string) (Credentials, error) {
+	var raw map[string]string
+	if err := json.Unmarshal([]byte(secretJSON), &raw); err != nil {
+		return Credentials{}, fault.Invalidf("S3A credentials secret is not a JSON object of strings")
+	}
+	pick := func(keys ...string) string {
+		for _, k := range keys {
+			if v := raw[k]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	c := Credentials{
+		AccessKeyID:     pick("accessKeyId", "AWS_ACCESS_KEY_ID", "access_key_id"),
+		SecretAccessKey: pick("secretAccessKey", "AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+		SessionToken:    pick("sessionToken", "AWS_SESSION_TOKEN", "session_token"),
+	}
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		return Credentials{}, fault.Invalidf("S3A credentials secret lacks accessKeyId or secretAccessKey")
+	}
+	return c, nil
+}

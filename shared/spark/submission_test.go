@@ -187,3 +187,16 @@ func TestConfigFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCredentialsSecret(t *testing.T) {
+	c, err := ParseCredentialsSecret(`{"accessKeyId":"AKIAX","secretAccessKey":"sekret","sessionToken":"tok"}`)
+	if err != nil || c != (Credentials{"AKIAX", "sekret", "tok"}) {
+		t.Errorf("got %+v, %v", c, err)
+	}
+	for _, bad := range []string{`not json`, `{"accessKeyId":"AKIAX"}`, `{"secretAccessKey":"sekret-value"}`} {
+		_, err := ParseCredentialsSecret(bad)
+		if fault.KindOf(err) != fault.Invalid || strings.Contains(err.Error(), "sekret") {
+			t.Errorf("%s: got %v, want an INVALID error that does not quote the secret", bad, err)
+		}
+	}
+}
