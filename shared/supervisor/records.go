@@ -26,8 +26,8 @@ type Submission struct {
 	Master       string    `json:"master,omitempty"`
 }
 
-// counted are the outcomes that count against the crash-loop budget: a request was (or may
-// have been) received.
+// countedOutcomes are the outcomes that count against the crash-loop budget: a request was (or
+// may have been) received. Replay submissions are deliberate and do not count.
 const countedOutcomes = `('PENDING','ACCEPTED','UNKNOWN')`
 
 // budget reads the tenant's supervision state and its counted submissions inside the window
@@ -43,7 +43,8 @@ func (s *Supervisor) budget(ctx context.Context, tenant string, p config.CrashLo
 		from = resumed
 	}
 	rows, err := db.QueryContext(ctx, `SELECT submittedAtMs FROM spark_submissions
-		WHERE tenant = ? AND submittedAtMs >= ? AND outcome IN `+countedOutcomes+` ORDER BY submittedAtMs`, tenant, from.UnixMilli())
+		WHERE tenant = ? AND submittedAtMs >= ? AND triggeredBy <> 'replay' AND outcome IN `+countedOutcomes+`
+		ORDER BY submittedAtMs`, tenant, from.UnixMilli())
 	if err != nil {
 		return Budget{}, fmt.Errorf("read submissions of tenant %s: %w", tenant, err)
 	}

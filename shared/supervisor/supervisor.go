@@ -27,6 +27,7 @@ import (
 type Cluster interface {
 	Master(ctx context.Context) (spark.MasterState, error)
 	Submit(ctx context.Context, req *spark.CreateRequest) (spark.Submission, error)
+	Kill(ctx context.Context, submissionID string) error
 }
 
 // Store is the part of the database the supervisor uses (*store.DB).
@@ -60,6 +61,10 @@ type Deps struct {
 	Credentials CredentialSource
 	// Holder names this process in the lease table (function name, request id).
 	Holder string
+	// CleanState deletes the tenant's Spark state for a replay: the whole checkpoint
+	// directory and <logsDir>/_spark_metadata, verifying nothing is left (logstore's
+	// DeleteSparkState). Needed only for replays.
+	CleanState func(ctx context.Context, t config.Tenant) error
 }
 
 // Supervisor monitors and resubmits tenants' streaming jobs. It is safe for concurrent use:
@@ -125,6 +130,7 @@ type Result struct {
 	SubmissionID     string              `json:"submissionId,omitempty"`
 	SupervisionState string              `json:"supervisionState,omitempty"`
 	NotBefore        *time.Time          `json:"notBefore,omitempty"`
+	Replay           *ReplayStatus       `json:"replay,omitempty"`
 }
 
 // Report is what a scheduled Run did, one Result per poll.
@@ -174,7 +180,7 @@ func (s *Supervisor) Run(ctx context.Context, t config.Tenant, lease store.Lease
 		if err != nil {
 			return rep, err
 		}
-		if res.Action == Submit || res.Action == EnterCrashLoop {
+		if res.Action == Submit || res.Action == EnterCrashLoop || res.Action == ReplaySubmit {
 			return rep, nil
 		}
 		next := s.now().Add(interval)
@@ -201,6 +207,18 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	if err != nil {
 		return res, err
 	}
+	replay, err := s.openReplay(ctx, s.d.Store.SQL(), t.Name, false)
+	if err != nil {
+		return res, err
+	}
+	var replayStatus *ReplayStatus
+	if replay != nil {
+		rres, handled, err := s.advanceReplay(ctx, t, lease, cluster, obs, replay)
+		if handled || err != nil {
+			return rres, err
+		}
+		replayStatus = rres.Replay
+	}
 	d := Decide(obs)
 	if d.Action == Submit {
 		// Re-read right before submitting: the lease excludes other monitors, not people or
@@ -211,11 +229,12 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 		d = Decide(obs)
 	}
 	res = s.result(t, obs, d)
+	res.Replay = replayStatus
 	s.emit(t.Name, map[string]float64{"SparkDriverAlive": boolf(len(d.Alive) > 0),
 		"SparkCrashLoop": boolf(obs.Budget.State == StateCrashLoop || d.Action == EnterCrashLoop)})
 	switch d.Action {
 	case Submit:
-		return s.submit(ctx, t, lease, cluster, obs, d, opts, res)
+		return s.submit(ctx, t, lease, cluster, obs, d.Reason, opts, resubmitTimestamp(replay), res)
 	case EnterCrashLoop:
 		return s.enterCrashLoop(ctx, t, lease, obs, d, opts, res)
 	}
@@ -255,8 +274,8 @@ func (s *Supervisor) result(t config.Tenant, obs Observation, d Decision) Result
 
 // submit builds the body, records the attempt under the fence, sends it and records the
 // outcome. A request that got no answer is recorded UNKNOWN and not retried.
-func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Lease, cluster Cluster, obs Observation, d Decision, opts Options, res Result) (Result, error) {
-	so := spark.SubmitOptions{DriverCores: opts.DriverCores, DriverMemoryInGB: opts.DriverMemoryInGB}
+func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Lease, cluster Cluster, obs Observation, reason string, opts Options, startingOffsetsTimestamp int64, res Result) (Result, error) {
+	so := spark.SubmitOptions{DriverCores: opts.DriverCores, DriverMemoryInGB: opts.DriverMemoryInGB, StartingOffsetsTimestamp: startingOffsetsTimestamp}
 	if arn := t.Spark.S3ACredentialsSecretARN; arn != "" {
 		if s.d.Credentials == nil {
 			return res, fault.New(fault.Internal, "tenant %s names an S3A credentials secret but no credential source is wired", t.Name)
@@ -272,7 +291,7 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 		return res, fmt.Errorf("build submission for tenant %s: %w", t.Name, err)
 	}
 	started := s.now()
-	rowID, err := s.recordAttempt(ctx, lease, t.Name, started, d.Reason, opts.Trigger, req)
+	rowID, err := s.recordAttempt(ctx, lease, t.Name, started, reason, opts.Trigger, req)
 	if err != nil {
 		return res, fmt.Errorf("record submission for tenant %s: %w", t.Name, err)
 	}
@@ -292,7 +311,7 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 		status = executions.Terminal
 	}
 	s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkSubmission", Trigger: opts.Trigger, StartTime: started,
-		Description: "Submit the Spark streaming job: " + d.Reason, Inputs: inputs(obs), Status: status,
+		Description: "Submit the Spark streaming job: " + reason, Inputs: inputs(obs), Status: status,
 		Rule:    "submit when no driver of the job is SUBMITTED, RUNNING, RELAUNCHING or UNKNOWN, the master is ALIVE and the crash-loop budget allows it",
 		Outcome: map[string]any{"submissionId": sub.ID, "outcome": outcome, "message": msg, "master": sub.Master, "request": string(req.RedactedJSON())}})
 	if subErr != nil {
@@ -300,7 +319,7 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 		return res, fmt.Errorf("submit spark job for tenant %s: %w", t.Name, subErr)
 	}
 	s.emit(t.Name, map[string]float64{"SparkSubmissions": 1})
-	s.log.InfoContext(ctx, "submitted spark driver", "tenant", t.Name, "submission", sub.ID, "reason", d.Reason, "request", req)
+	s.log.InfoContext(ctx, "submitted spark driver", "tenant", t.Name, "submission", sub.ID, "reason", reason, "request", req)
 	res.SubmissionID, res.DriverID, res.DriverState = sub.ID, sub.ID, spark.Submitted
 	return res, nil
 }
