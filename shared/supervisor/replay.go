@@ -223,6 +223,9 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 			st.Note = "due, waiting for an operator's approval before the driver is killed and the state deleted"
 			return res, false, nil
 		}
+		if s.d.CleanState == nil { // refuse before killing anything
+			return res, true, fault.New(fault.Internal, "replay %d is due but no state cleaner is wired", r.ID)
+		}
 		if obs.Master.Status != spark.Alive {
 			res.Action, res.Reason = WaitForMaster, fmt.Sprintf("replay %d due but the master is %s", r.ID, statusName(obs.Master.Status))
 			return res, true, nil
