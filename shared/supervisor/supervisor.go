@@ -79,6 +79,10 @@ type Supervisor struct {
 // LeaseTTL is the lease Check takes for one check.
 const LeaseTTL = 2 * time.Minute
 
+// CheckTimeout bounds Check, so that POST /monitor-spark-job answers inside API Gateway's
+// 29 s.
+const CheckTimeout = 25 * time.Second
+
 // checkBudget is how long one check may take (a /json read and a submission, 10 s each):
 // Run starts no poll closer than this to ctx's deadline.
 const checkBudget = 25 * time.Second
@@ -142,9 +146,11 @@ type Report struct {
 // another invocation holds the lease it returns Action Busy and no error: that invocation is
 // already looking after the job.
 func (s *Supervisor) Check(ctx context.Context, t config.Tenant, opts Options) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
 	lease, err := s.d.Store.AcquireLease(ctx, LeaseName(t.Name), s.holder(), LeaseTTL)
 	if errors.Is(err, store.ErrLeaseHeld) {
-		return Result{Tenant: t.Name, Action: Busy, Reason: "another monitor invocation holds the tenant's lease and is checking the job"}, nil
+		return s.busy(ctx, t), nil
 	}
 	if err != nil {
 		return Result{Tenant: t.Name}, fmt.Errorf("check spark job of tenant %s: %w", t.Name, err)
@@ -158,6 +164,22 @@ func (s *Supervisor) Check(ctx context.Context, t config.Tenant, opts Options) (
 		opts.Trigger = "api"
 	}
 	return s.check(ctx, t, lease, opts)
+}
+
+// busy reports what the master shows, without acting, when another invocation holds the lease.
+func (s *Supervisor) busy(ctx context.Context, t config.Tenant) Result {
+	res := Result{Tenant: t.Name, Action: Busy, Reason: "another monitor invocation holds the tenant's lease and is acting on the job"}
+	cluster, err := s.d.Clients(t)
+	if err != nil {
+		return res
+	}
+	obs, err := s.observe(ctx, t, cluster)
+	if err != nil {
+		return res
+	}
+	r := s.result(t, obs, Decide(obs))
+	r.Action, r.Reason, r.NotBefore = Busy, res.Reason+"; seen now: "+r.Reason, nil
+	return r
 }
 
 // Run is the scheduled monitor of one tenant, under a lease its caller holds: it checks every

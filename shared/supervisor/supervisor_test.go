@@ -317,6 +317,23 @@ func TestConcurrentInvocationsSubmitOnce(t *testing.T) {
 	}
 }
 
+func TestBusyCheckReportsWhatItSeesWithoutActing(t *testing.T) {
+	e := newEnv(t, sparktest.Options{Workers: []sparktest.WorkerSpec{}})
+	ctx := context.Background()
+	lease, err := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "scheduled-run", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.db.ReleaseLease(ctx, lease)
+	r, err := e.supervisor().Check(ctx, e.tenant, Options{})
+	if err != nil || r.Action != Busy || r.MasterStatus != spark.Alive || !strings.Contains(r.Reason, "no driver") {
+		t.Errorf("got %+v, %v; want BUSY with what the master shows", r, err)
+	}
+	if n := len(e.master.Submissions()); n != 0 {
+		t.Errorf("a busy check submitted %d times", n)
+	}
+}
+
 func TestStaleLeaseSubmitsNothing(t *testing.T) {
 	e := newEnv(t, sparktest.Options{})
 	ctx := context.Background()
