@@ -140,8 +140,9 @@ func (r reply) ok() bool { return r.Success != nil && *r.Success }
 
 // transportError is a request that got no HTTP answer.
 type transportError struct {
-	err     error
-	refused bool // nothing was sent: safe to try another master
+	err         error
+	notSent     bool // the connection was never made: safe to try another master
+	connRefused bool // the port actively refused the connection
 }
 
 func (e *transportError) Error() string { return e.err.Error() }
@@ -168,7 +169,7 @@ func (c *Client) call(ctx context.Context, method, u string, body []byte) (int, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, &transportError{err: err, refused: refused(err)}
+		return 0, nil, &transportError{err: err, notSent: notSent(err), connRefused: errors.Is(err, syscall.ECONNREFUSED)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -178,8 +179,8 @@ func (c *Client) call(ctx context.Context, method, u string, body []byte) (int, 
 	return resp.StatusCode, b, nil
 }
 
-// refused reports whether the connection was refused or never made (nothing was sent).
-func refused(err error) bool {
+// notSent reports whether the connection was refused or never made (nothing was sent).
+func notSent(err error) bool {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return true
 	}
@@ -231,7 +232,7 @@ func (a *attempts) add(master string, err error, restPort bool) {
 	a.last = err
 	var te *transportError
 	switch {
-	case errors.As(err, &te) && te.refused && restPort:
+	case errors.As(err, &te) && te.connRefused && restPort:
 		a.disabled++
 		a.details = append(a.details, master+": connection refused")
 	case errors.As(err, &te):
@@ -284,7 +285,7 @@ func (c *Client) Submit(ctx context.Context, req *CreateRequest) (Submission, er
 		status, b, err := c.call(ctx, http.MethodPost, m.RestURL+"/"+ProtocolVersion+"/submissions/create", body)
 		var te *transportError
 		if errors.As(err, &te) {
-			if te.refused && ctx.Err() == nil {
+			if te.notSent && ctx.Err() == nil {
 				a.add(m.RestURL, err, true)
 				continue
 			}
@@ -322,36 +323,45 @@ func (c *Client) Status(ctx context.Context, id string) (DriverStatus, error) {
 	var a attempts
 	notFound := false
 	for _, m := range c.masters {
-		status, b, err := c.call(ctx, http.MethodGet, m.RestURL+"/"+ProtocolVersion+"/submissions/status/"+url.PathEscape(id), nil)
-		if errors.As(err, new(*transportError)) {
-			if ctx.Err() != nil {
-				return DriverStatus{}, fault.Wrap(fault.Timeout, ctx.Err(), "spark status %s", id)
-			}
-			a.add(m.RestURL, err, true)
-			continue
-		}
-		if err != nil {
-			return DriverStatus{}, err
-		}
-		r, err := parseReply("status", m.RestURL, id, status, b)
-		if err != nil {
-			return DriverStatus{}, err
-		}
-		if !r.ok() {
-			if strings.Contains(r.Message, notAlivePrefix) {
-				a.add(m.RestURL, rejected(&RejectedError{Action: "status", Master: m.RestURL, SubmissionID: id, HTTPStatus: status, Message: shortMessage(r.Message)}), true)
-				continue
-			}
+		st, err := c.statusAt(ctx, m, id)
+		switch {
+		case err == nil && st.Found:
+			return st, nil
+		case err == nil:
 			notFound = true
-			continue
+		case ctx.Err() != nil:
+			return DriverStatus{}, fault.Wrap(fault.Timeout, ctx.Err(), "spark status %s", id)
+		case isNotAlive(err) || errors.As(err, new(*transportError)):
+			a.add(m.RestURL, err, true)
+		default:
+			return DriverStatus{}, err
 		}
-		return DriverStatus{SubmissionID: id, Found: true, State: DriverState(r.DriverState), WorkerID: r.WorkerID,
-			WorkerHostPort: r.WorkerHostPort, Message: r.Message}, nil
 	}
 	if notFound {
 		return DriverStatus{SubmissionID: id}, nil
 	}
 	return DriverStatus{}, a.err("status " + id)
+}
+
+// statusAt asks one master. An unknown ID is Found=false; a master that is not ALIVE gives an
+// error matching ErrStandby; no answer gives a *transportError.
+func (c *Client) statusAt(ctx context.Context, m Endpoint, id string) (DriverStatus, error) {
+	status, b, err := c.call(ctx, http.MethodGet, m.RestURL+"/"+ProtocolVersion+"/submissions/status/"+url.PathEscape(id), nil)
+	if err != nil {
+		return DriverStatus{}, err
+	}
+	r, err := parseReply("status", m.RestURL, id, status, b)
+	if err != nil {
+		return DriverStatus{}, err
+	}
+	if !r.ok() {
+		if strings.Contains(r.Message, notAlivePrefix) {
+			return DriverStatus{}, rejected(&RejectedError{Action: "status", Master: m.RestURL, SubmissionID: id, HTTPStatus: status, Message: shortMessage(r.Message)})
+		}
+		return DriverStatus{SubmissionID: id}, nil
+	}
+	return DriverStatus{SubmissionID: id, Found: true, State: DriverState(r.DriverState), WorkerID: r.WorkerID,
+		WorkerHostPort: r.WorkerHostPort, Message: r.Message}, nil
 }
 
 // Kill asks the ALIVE master to kill a driver. Spark kills a waiting driver at once and a
@@ -367,7 +377,7 @@ func (c *Client) Kill(ctx context.Context, id string) error {
 		status, b, err := c.call(ctx, http.MethodPost, m.RestURL+"/"+ProtocolVersion+"/submissions/kill/"+url.PathEscape(id), []byte{})
 		var te *transportError
 		if errors.As(err, &te) {
-			if te.refused && ctx.Err() == nil {
+			if te.notSent && ctx.Err() == nil {
 				a.add(m.RestURL, err, true)
 				continue
 			}
@@ -416,16 +426,15 @@ func (c *Client) Ready(ctx context.Context) (string, error) {
 		case http.StatusServiceUnavailable:
 			a.add(m.RestURL, rejected(&RejectedError{Action: "readyz", Master: m.RestURL, HTTPStatus: status, Message: notAlivePrefix + ": master is not ready"}), true)
 			continue
-		case http.StatusBadRequest: // Spark 3.x: no readyz route
-			st, err := c.Status(ctx, "none")
-			if err != nil && isNotAlive(err) {
+		case http.StatusBadRequest: // Spark 3.x has no readyz: a standby names itself in a status reply
+			_, err := c.statusAt(ctx, m, "none")
+			if err != nil && (isNotAlive(err) || errors.As(err, new(*transportError))) {
 				a.add(m.RestURL, err, true)
 				continue
 			}
 			if err != nil {
 				return "", err
 			}
-			_ = st
 			return m.RestURL, nil
 		default:
 			_, err := parseReply("readyz", m.RestURL, "", status, b)

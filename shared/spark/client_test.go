@@ -225,6 +225,11 @@ func TestReadyOnSpark3FallsBackToStatus(t *testing.T) {
 			t.Errorf("Ready: got %q, %v; want %s", got, err, m.RestURL())
 		}
 	}
+	standby3 := sparktest.NewMaster(sparktest.Options{Version: "3.5.1", Standby: true})
+	defer standby3.Close()
+	if got, err := client(standby3, m3).Ready(context.Background()); err != nil || got != m3.RestURL() {
+		t.Errorf("Ready with a 3.x standby first: got %q, %v; want the second master %s", got, err, m3.RestURL())
+	}
 }
 
 func TestUnreachableWebUIIsNotCalledRESTDisabled(t *testing.T) {

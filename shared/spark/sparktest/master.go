@@ -276,8 +276,7 @@ func (m *Master) loseWorker(w *worker) {
 			continue
 		}
 		if d.supervise {
-			nd := m.newDriver(d.body, d.cores, d.memMB, true, d.mainClass, d.appName, d.coresMax)
-			_ = nd
+			m.newDriver(d.body, d.cores, d.memMB, true, d.mainClass, d.appName, d.coresMax)
 			m.end(d, spark.Relaunching, "")
 		} else {
 			m.end(d, spark.Error, "java.lang.Exception: Worker "+w.id+" was lost")
