@@ -336,9 +336,8 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 		Description: "Submit the Spark streaming job: " + reason, Inputs: inputs(obs), Status: status,
 		Rule:    "submit when no driver of the job is SUBMITTED, RUNNING, RELAUNCHING or UNKNOWN, the master is ALIVE and the crash-loop budget allows it",
 		Outcome: map[string]any{"submissionId": sub.ID, "outcome": outcome, "message": msg, "master": sub.Master, "request": string(req.RedactedJSON())}})
-	if subErr != nil {
-		s.log.ErrorContext(ctx, "spark submission failed", "tenant", t.Name, "outcome", outcome, "error", subErr.Error(), "request", req)
-		return res, fmt.Errorf("submit spark job for tenant %s: %w", t.Name, subErr)
+	if subErr != nil { // logged once, by the caller
+		return res, fmt.Errorf("submit spark job for tenant %s (recorded as %s): %w", t.Name, outcome, subErr)
 	}
 	s.emit(t.Name, map[string]float64{"SparkSubmissions": 1})
 	s.log.InfoContext(ctx, "submitted spark driver", "tenant", t.Name, "submission", sub.ID, "reason", reason, "request", req)
