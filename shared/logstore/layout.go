@@ -66,7 +66,9 @@ func (l Layout) HourPrefix(svc string, t time.Time) string {
 
 // MinutesPrefix is what a delimiter listing of one hour bucket uses as Prefix: the hour
 // directory followed by "minute=". Its common prefixes are the minute partitions.
-func (l Layout) MinutesPrefix(svc string, t time.Time) string { return l.HourPrefix(svc, t) + "minute=" }
+func (l Layout) MinutesPrefix(svc string, t time.Time) string {
+	return l.HourPrefix(svc, t) + "minute="
+}
 
 // MinutePrefix is the directory of one UTC minute of a service, ending in "/".
 func (l Layout) MinutePrefix(svc string, t time.Time) string {

@@ -195,4 +195,3 @@ func (b *refusingBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.M
 	out.Error = append(out.Error, refused...)
 	return out, nil
 }
-
