@@ -81,6 +81,14 @@ func (s *Server) Put(t testing.TB, keys ...string) {
 	}
 }
 
+// Delete removes keys directly in the backend (not counted).
+func (s *Server) Delete(t testing.TB, keys ...string) {
+	t.Helper()
+	if _, err := s.backend.Backend.DeleteMulti(s.Bucket, keys...); err != nil {
+		t.Fatalf("delete %v: %v", keys, err)
+	}
+}
+
 // Keys returns every key in the bucket, sorted, read directly from the backend (not counted).
 func (s *Server) Keys(t testing.TB) []string {
 	t.Helper()
