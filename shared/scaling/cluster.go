@@ -113,3 +113,13 @@ func (m MasterJSON) Cluster(ctx context.Context) (Cluster, error) {
 	}
 	return cl, nil
 }
+
+// Applied is what an actuator did with a decision.
+type Applied struct {
+	// Target is the size the cluster is now asked to have.
+	Target int `json:"target"`
+	// Removed lists the instances terminated (ASG downscale).
+	Removed []string `json:"removed,omitempty"`
+	// Note explains a partial or skipped application.
+	Note string `json:"note,omitempty"`
+}

@@ -248,8 +248,11 @@ func (k *Kubernetes) Resize(ctx context.Context, target int) error {
 }
 
 // Apply implements the service's actuator: the Deployment picks which pods go.
-func (k *Kubernetes) Apply(ctx context.Context, d Decision, _ Cluster) error {
-	return k.Resize(ctx, d.Target)
+func (k *Kubernetes) Apply(ctx context.Context, d Decision, _ Cluster) (Applied, error) {
+	if err := k.Resize(ctx, d.Target); err != nil {
+		return Applied{}, err
+	}
+	return Applied{Target: d.Target}, nil
 }
 
 // status is the Kubernetes API error object.
