@@ -24,6 +24,7 @@ func TestStageHistoryNewestFirstNullableCoresAndBoundedLimit(t *testing.T) {
 					SubmissionTime: int64(i), CompletionTime: int64(i + 1), Status: "succeeded"}
 				if i%2 == 0 {
 					h.CoresUsed = intPtr(i)
+					h.EnableDownScale = boolPtr(false)
 				}
 				if err := db.InsertStageHistory(ctx, h); err != nil {
 					t.Fatalf("insert %d: %v", i, err)
@@ -59,6 +60,10 @@ func TestStageHistoryNewestFirstNullableCoresAndBoundedLimit(t *testing.T) {
 			}
 			if all[1].CoresUsed != nil {
 				t.Errorf("coresUsed of second = %d, want nil (missing)", *all[1].CoresUsed)
+			}
+			if show(all[0].EnableDownScale) != "false" || show(all[1].EnableDownScale) != "nil" || show(all[0].EnableUpScale) != "nil" {
+				t.Errorf("flags: newest down=%s up=%s, second down=%s; want false, nil, nil",
+					show(all[0].EnableDownScale), show(all[0].EnableUpScale), show(all[1].EnableDownScale))
 			}
 			if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: -1}); err == nil {
 				t.Error("negative inputRecords stored, want error")

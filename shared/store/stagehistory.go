@@ -18,7 +18,10 @@ type StageHistory struct {
 	// CoresUsed is nil when the Spark job could not read it from the master.
 	CoresUsed *int
 	Status    string
-	CreatedAt time.Time
+	// EnableUpScale and EnableDownScale are the flags sent with the report (nil: not sent).
+	EnableUpScale   *bool
+	EnableDownScale *bool
+	CreatedAt       time.Time
 }
 
 // MaxStageHistoryLimit bounds one read of stage history.
@@ -48,9 +51,10 @@ func insertStageHistory(ctx context.Context, e execer, h StageHistory, now time.
 		cores = *h.CoresUsed
 	}
 	_, err := e.ExecContext(ctx,
-		`INSERT INTO spark_stage_history (tenant, outputBytes, inputRecords, submissionTime, completionTime, coresUsed, status, createdAt)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.Tenant, h.OutputBytes, h.InputRecords, h.SubmissionTime, h.CompletionTime, cores, h.Status, now.UTC())
+		`INSERT INTO spark_stage_history (tenant, outputBytes, inputRecords, submissionTime, completionTime, coresUsed, status, enableUpScale, enableDownScale, createdAt)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.Tenant, h.OutputBytes, h.InputRecords, h.SubmissionTime, h.CompletionTime, cores, h.Status,
+		nullBool(h.EnableUpScale), nullBool(h.EnableDownScale), now.UTC())
 	if err != nil {
 		return mapErr(fmt.Errorf("insert stage history for tenant %s: %w", h.Tenant, err))
 	}
@@ -62,7 +66,7 @@ func insertStageHistory(ctx context.Context, e execer, h StageHistory, now time.
 func (db *DB) StageHistories(ctx context.Context, tenant string, limit int) ([]StageHistory, error) {
 	limit = max(1, min(limit, MaxStageHistoryLimit))
 	rows, err := db.sql.QueryContext(ctx,
-		`SELECT outputBytes, inputRecords, submissionTime, completionTime, coresUsed, status, createdAt
+		`SELECT outputBytes, inputRecords, submissionTime, completionTime, coresUsed, status, enableUpScale, enableDownScale, createdAt
 		 FROM spark_stage_history WHERE tenant = ? ORDER BY createdAt DESC, id DESC LIMIT ?`, tenant, limit)
 	if err != nil {
 		return nil, mapErr(fmt.Errorf("list stage history for tenant %s: %w", tenant, err))
@@ -72,12 +76,19 @@ func (db *DB) StageHistories(ctx context.Context, tenant string, limit int) ([]S
 	for rows.Next() {
 		h := StageHistory{Tenant: tenant}
 		var cores sql.NullInt64
-		if err := rows.Scan(&h.OutputBytes, &h.InputRecords, &h.SubmissionTime, &h.CompletionTime, &cores, &h.Status, &h.CreatedAt); err != nil {
+		var up, down sql.NullBool
+		if err := rows.Scan(&h.OutputBytes, &h.InputRecords, &h.SubmissionTime, &h.CompletionTime, &cores, &h.Status, &up, &down, &h.CreatedAt); err != nil {
 			return nil, fmt.Errorf("read stage history for tenant %s: %w", tenant, err)
 		}
 		if cores.Valid {
 			c := int(cores.Int64)
 			h.CoresUsed = &c
+		}
+		if up.Valid {
+			h.EnableUpScale = &up.Bool
+		}
+		if down.Valid {
+			h.EnableDownScale = &down.Bool
 		}
 		out = append(out, h)
 	}
