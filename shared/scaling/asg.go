@@ -82,7 +82,7 @@ func (g *ASG) Apply(ctx context.Context, d Decision, c Cluster) (Applied, error)
 	case Upscale:
 		return g.upscale(ctx, d.Target)
 	case Downscale:
-		return g.downscale(ctx, d.From-d.Target, c)
+		return g.downscale(ctx, d.From, d.Target, c)
 	}
 	return Applied{Target: d.From}, nil
 }
@@ -110,15 +110,22 @@ func (g *ASG) upscale(ctx context.Context, target int) (Applied, error) {
 	return a, nil
 }
 
-func (g *ASG) downscale(ctx context.Context, count int, c Cluster) (Applied, error) {
+func (g *ASG) downscale(ctx context.Context, from, target int, c Cluster) (Applied, error) {
 	gr, err := g.describe(ctx)
 	if err != nil {
 		return Applied{}, err
 	}
+	// The master lists a terminated worker as ALIVE until its heartbeat times out: the
+	// group's desired capacity says how many removals are still outstanding.
+	count := min(from, gr.desired) - target
 	budget := gr.desired - gr.min
 	a := Applied{Target: gr.desired}
-	if budget <= 0 {
+	switch {
+	case budget <= 0:
 		a.Note = fmt.Sprintf("desired capacity %d is at MinSize %d", gr.desired, gr.min)
+		return a, nil
+	case count <= 0:
+		a.Note = fmt.Sprintf("desired capacity %d is already at or below the target %d", gr.desired, target)
 		return a, nil
 	}
 	candidates, err := g.removable(ctx, c, gr)
