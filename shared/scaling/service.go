@@ -26,6 +26,7 @@ func LeaseName(tenant string) string { return "scaler/" + tenant }
 type scalingStore interface {
 	InsertStageHistory(ctx context.Context, h store.StageHistory) error
 	StageHistories(ctx context.Context, tenant string, limit int) ([]store.StageHistory, error)
+	PurgeStageHistory(ctx context.Context, tenant string, maxAge time.Duration) (int64, error)
 	ScaleOverride(ctx context.Context, tenant string) (store.ScaleOverride, error)
 	SetScaleOverride(ctx context.Context, tenant string, o store.ScaleOverride) error
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (store.Lease, error)
@@ -66,10 +67,13 @@ type Tenant struct {
 	// ClusterType is asg, kubernetes, docker (never scaled) or empty (decide and record only).
 	ClusterType string
 	// DryRun records decisions without applying them (spark.dryRun).
-	DryRun   bool
-	Master   clusterSource
-	SinkLog  sinkLogLister
-	Actuator actuator // nil: no actuator; decisions are recorded only
+	DryRun bool
+	// HistoryRetention is how long reports are kept; the scheduled run purges older ones
+	// (0: never).
+	HistoryRetention time.Duration
+	Master           clusterSource
+	SinkLog          sinkLogLister
+	Actuator         actuator // nil: no actuator; decisions are recorded only
 }
 
 // Service stores the Spark job's reports, decides the worker count, applies and records it,
@@ -162,7 +166,7 @@ func (s *Service) Run(ctx context.Context, tenant string) (ReconcileResult, erro
 
 // Reconcile is the scheduled scaler for one tenant, run under its lease: re-decide the
 // worker count from the stored reports (with the flags the newest report sent), apply it,
-// then scale Kafka partitions. A failure of one part does not stop the other; both are
+// purge reports past retention, then scale Kafka partitions. A failure of one part does not stop the other; both are
 // reported in the joined error.
 func (s *Service) Reconcile(ctx context.Context, tenant string, lease store.Lease) (ReconcileResult, error) {
 	t, err := s.tenant(tenant)
@@ -181,12 +185,16 @@ func (s *Service) Reconcile(ctx context.Context, tenant string, lease store.Leas
 		}
 		res.Workers, werr = s.scaleWorkers(ctx, t, lease, up, down, "schedule")
 	}
+	var perr error
+	if t.HistoryRetention > 0 {
+		_, perr = s.db.PurgeStageHistory(ctx, tenant, t.HistoryRetention)
+	}
 	var kerr error
 	if s.kafka != nil {
 		kr, err := s.kafka.Scale(ctx, tenant, lease)
 		res.Kafka, kerr = &kr, err
 	}
-	return res, errors.Join(werr, kerr)
+	return res, errors.Join(werr, perr, kerr)
 }
 
 // scaleWorkers observes, decides, applies (unless dry-run) and records one decision.

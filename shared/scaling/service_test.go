@@ -378,6 +378,29 @@ func TestReconcileUsesStoredFlagsAndRunsKafka(t *testing.T) {
 	}
 }
 
+func TestReconcilePurgesPastRetention(t *testing.T) {
+	db := storetest.NewEmbedded(t)
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	db.SetClock(func() time.Time { return now })
+	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", HistoryRetention: 6 * time.Hour,
+		Master: &world{alive: 2, driver: true}, SinkLog: staticSinkLog{"3"}})
+	ctx := context.Background()
+	for _, at := range []time.Duration{0, 5 * time.Hour, 7 * time.Hour} {
+		now = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC).Add(at)
+		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: int64(at / time.Hour), Status: "succeeded"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	if _, err := s.Run(ctx, "ABC"); err != nil {
+		t.Fatal(err)
+	}
+	hs, _ := db.StageHistories(ctx, "ABC", 20)
+	if len(hs) != 2 || hs[1].InputRecords != 5 {
+		t.Errorf("left %d reports, want 2 (the 8-hour-old one purged)", len(hs))
+	}
+}
+
 func TestHistoryLimitAndUnknownTenant(t *testing.T) {
 	db := storetest.NewEmbedded(t)
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, Master: &world{}, SinkLog: staticSinkLog{}})

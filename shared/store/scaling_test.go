@@ -85,8 +85,12 @@ func TestStageHistoryPurgeOlderThan(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			now = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+			if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "OTHER", InputRecords: 10, Status: "succeeded"}); err != nil {
+				t.Fatal(err)
+			}
 			now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-			n, err := db.PurgeStageHistory(ctx, 6*time.Hour)
+			n, err := db.PurgeStageHistory(ctx, "ABC", 6*time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,6 +101,9 @@ func TestStageHistoryPurgeOlderThan(t *testing.T) {
 			}
 			if n != 2 || fmt.Sprint(ages) != "[1 5]" {
 				t.Errorf("purge 6h: deleted %d, left %v; want 2 deleted, left [1 5]", n, ages)
+			}
+			if other, _ := db.StageHistories(ctx, "OTHER", 20); len(other) != 1 {
+				t.Errorf("another tenant's old report was purged")
 			}
 		})
 	}

@@ -98,13 +98,13 @@ func (db *DB) StageHistories(ctx context.Context, tenant string, limit int) ([]S
 	return out, nil
 }
 
-// PurgeStageHistory deletes every tenant's reports older than maxAge (Logwise once purged
-// rows older than 6 hours) and returns how many went.
-func (db *DB) PurgeStageHistory(ctx context.Context, maxAge time.Duration) (int64, error) {
+// PurgeStageHistory deletes a tenant's reports older than maxAge (Logwise once purged rows
+// older than 6 hours) and returns how many went.
+func (db *DB) PurgeStageHistory(ctx context.Context, tenant string, maxAge time.Duration) (int64, error) {
 	cutoff := db.now().Add(-maxAge).UTC()
-	res, err := db.sql.ExecContext(ctx, `DELETE FROM spark_stage_history WHERE createdAt < ?`, cutoff)
+	res, err := db.sql.ExecContext(ctx, `DELETE FROM spark_stage_history WHERE tenant = ? AND createdAt < ?`, tenant, cutoff)
 	if err != nil {
-		return 0, mapErr(fmt.Errorf("purge stage history older than %s: %w", maxAge, err))
+		return 0, mapErr(fmt.Errorf("purge stage history of tenant %s older than %s: %w", tenant, maxAge, err))
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
