@@ -45,11 +45,6 @@ type sinkLogLister interface {
 	SinkLog(ctx context.Context) ([]string, error)
 }
 
-// actuator applies a decision (Kubernetes, ASG).
-type actuator interface {
-	Apply(ctx context.Context, d Decision, c Cluster) (Applied, error)
-}
-
 // partitionScaler runs Kafka partition scaling under the tenant's lease (kafka.Service).
 type partitionScaler interface {
 	Scale(ctx context.Context, tenant string, lease store.Lease) (kafka.Result, error)
@@ -73,7 +68,7 @@ type Tenant struct {
 	HistoryRetention time.Duration
 	Master           clusterSource
 	SinkLog          sinkLogLister
-	Actuator         actuator // nil: no actuator; decisions are recorded only
+	Actuator         Actuator // nil: no actuator; decisions are recorded only
 }
 
 // Service stores the Spark job's reports, decides the worker count, applies and records it,
