@@ -118,29 +118,39 @@ func TestASGAgainstMoto(t *testing.T) {
 		c.Workers = append(c.Workers, Worker{ID: "w-0b", Host: ips[ids[0]], State: "ALIVE"})
 
 		g := NewASG("workers", m.asg, m.ec2)
-		// Ask for 6 → 1: MinSize 3 allows only 3 removals.
-		a, err := g.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 1}, c)
-		if err != nil {
-			t.Fatal(err)
+		steps := []struct {
+			name         string
+			from, target int
+			wantRemoved  []string
+			wantDesired  int
+		}{
+			// 6 → 4: the first two removable workers in the master's order (the other
+			// group's worker, the driver's instance and the DEAD worker are skipped).
+			{"remove two", 6, 4, []string{ids[2], ids[3]}, 4},
+			// The master still lists the terminated workers as ALIVE: a decision from that
+			// stale count removes nothing more.
+			{"stale master", 6, 4, nil, 4},
+			// 6 → 1 asks for 3 more (from the group's 4), but MinSize 3 allows one.
+			{"MinSize bounds removal", 6, 1, []string{ids[4]}, 3},
+			{"at MinSize", 3, 2, nil, 3},
 		}
-		desired, live := m.state(t, "workers")
-		wantRemoved := []string{ids[2], ids[3], ids[4]}
-		if !slices.Equal(a.Removed, wantRemoved) || desired != 3 || a.Target != 3 {
-			t.Errorf("removed %v desired %d target %d; want %v, 3, 3 (note %q)", a.Removed, desired, a.Target, wantRemoved, a.Note)
+		for _, st := range steps {
+			a, err := g.Apply(ctx, Decision{Action: Downscale, From: st.from, Target: st.target}, c)
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			desired, _ := m.state(t, "workers")
+			if !slices.Equal(a.Removed, st.wantRemoved) || desired != st.wantDesired || a.Target != st.wantDesired {
+				t.Errorf("%s: removed %v desired %d target %d; want %v, %d (note %q)", st.name, a.Removed, desired, a.Target, st.wantRemoved, st.wantDesired, a.Note)
+			}
+			// Terminated workers stay in the (stale) master view for the next step.
 		}
-		if !slices.Contains(live, ids[0]) {
-			t.Errorf("the driver's instance %s was terminated; live %v", ids[0], live)
+		_, live := m.state(t, "workers")
+		if !slices.Contains(live, ids[0]) || !slices.Contains(live, ids[1]) {
+			t.Errorf("the driver's instance %s or the DEAD worker's %s was terminated; live %v", ids[0], ids[1], live)
 		}
 		if _, otherLive := m.state(t, "other"); !slices.Contains(otherLive, otherIDs[0]) {
 			t.Errorf("an instance of another group was terminated")
-		}
-		// At MinSize nothing more is removed.
-		a, err = g.Apply(ctx, Decision{Action: Downscale, From: 3, Target: 2}, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if desired, _ := m.state(t, "workers"); desired != 3 || len(a.Removed) != 0 {
-			t.Errorf("at MinSize: removed %v desired %d, want none and 3", a.Removed, desired)
 		}
 	})
 
