@@ -217,17 +217,95 @@ type scale struct {
 		Replicas int `json:"replicas"`
 	} `json:"spec"`
 	Status struct {
-		Replicas int `json:"replicas"`
+		Replicas int    `json:"replicas"`
+		Selector string `json:"selector"`
 	} `json:"status"`
+}
+
+// podList is the part of a PodList the actuator reads.
+type podList struct {
+	Items []struct {
+		Metadata struct {
+			Name        string            `json:"name"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Status struct {
+			PodIP string `json:"podIP"`
+		} `json:"status"`
+	} `json:"items"`
+}
+
+// deletionCostAnnotation makes a ReplicaSet remove pods with a lower cost first.
+const (
+	deletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+	driverDeletionCost     = "1000000"
+)
+
+func (k *Kubernetes) scalePath() string {
+	return fmt.Sprintf("/apis/apps/v1/namespaces/%s/deployments/%s/scale", url.PathEscape(k.namespace), url.PathEscape(k.name))
+}
+
+func (k *Kubernetes) scaleWhat(verb string) string {
+	return fmt.Sprintf("%s scale of deployment %s/%s", verb, k.namespace, k.name)
+}
+
+func (k *Kubernetes) readScale(ctx context.Context) (scale, error) {
+	var s scale
+	err := k.do(ctx, http.MethodGet, k.scalePath(), nil, &s, "get", "deployments/scale", k.scaleWhat("get"))
+	return s, err
 }
 
 // Replicas reads the Deployment's desired replicas.
 func (k *Kubernetes) Replicas(ctx context.Context) (int, error) {
-	var s scale
-	if err := k.do(ctx, http.MethodGet, nil, &s, "get"); err != nil {
-		return 0, err
+	s, err := k.readScale(ctx)
+	return s.Spec.Replicas, err
+}
+
+// ProtectDrivers gives the Deployment's pods that host a Spark driver (matched by pod IP or
+// name against the driver workers' hosts) a high pod-deletion-cost, so that lowering the
+// replicas removes other pods first. It returns the pods it protected.
+func (k *Kubernetes) ProtectDrivers(ctx context.Context, c Cluster) ([]string, error) {
+	drivers := c.DriverWorkers()
+	hosts := map[string]bool{}
+	for _, w := range c.Workers {
+		if drivers[w.ID] {
+			hosts[w.Host] = true
+		}
 	}
-	return s.Spec.Replicas, nil
+	if len(hosts) == 0 {
+		return nil, nil
+	}
+	s, err := k.readScale(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status.Selector == "" {
+		return nil, fault.New(fault.Upstream, "%s: the Scale object has no status.selector to find the Deployment's pods", k.scaleWhat("get"))
+	}
+	var pods podList
+	path := fmt.Sprintf("/api/v1/namespaces/%s/pods?labelSelector=%s", url.PathEscape(k.namespace), url.QueryEscape(s.Status.Selector))
+	what := fmt.Sprintf("list pods of deployment %s/%s to protect the Spark driver", k.namespace, k.name)
+	if err := k.do(ctx, http.MethodGet, path, nil, &pods, "list", "pods", what); err != nil {
+		return nil, err
+	}
+	var protected []string
+	for _, p := range pods.Items {
+		name := p.Metadata.Name
+		if !hosts[p.Status.PodIP] && !hosts[name] {
+			continue
+		}
+		protected = append(protected, name)
+		if p.Metadata.Annotations[deletionCostAnnotation] == driverDeletionCost {
+			continue
+		}
+		body := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, deletionCostAnnotation, driverDeletionCost))
+		path := fmt.Sprintf("/api/v1/namespaces/%s/pods/%s", url.PathEscape(k.namespace), url.PathEscape(name))
+		what := fmt.Sprintf("annotate Spark driver pod %s/%s with a pod-deletion-cost", k.namespace, name)
+		if err := k.do(ctx, http.MethodPatch, path, body, nil, "patch", "pods", what); err != nil {
+			return protected, err
+		}
+	}
+	return protected, nil
 }
 
 // Resize sets the Deployment's replicas to target: GET the scale subresource, and PATCH it
@@ -244,15 +322,27 @@ func (k *Kubernetes) Resize(ctx context.Context, target int) error {
 		return nil
 	}
 	body := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, target)) // explicit 0, never omitted
-	return k.do(ctx, http.MethodPatch, body, nil, "patch")
+	return k.do(ctx, http.MethodPatch, k.scalePath(), body, nil, "patch", "deployments/scale", k.scaleWhat("patch"))
 }
 
-// Apply implements the service's actuator: the Deployment picks which pods go.
-func (k *Kubernetes) Apply(ctx context.Context, d Decision, _ Cluster) (Applied, error) {
+// Apply implements Actuator. Before a downscale the driver's pod is protected with a
+// pod-deletion-cost; if that fails the downscale is not made (it could remove the driver).
+func (k *Kubernetes) Apply(ctx context.Context, d Decision, c Cluster) (Applied, error) {
+	var a Applied
+	if d.Action == Downscale {
+		protected, err := k.ProtectDrivers(ctx, c)
+		if err != nil {
+			return Applied{}, fmt.Errorf("downscale not made: %w", err)
+		}
+		if len(protected) > 0 {
+			a.Note = "driver pods protected: " + strings.Join(protected, ", ")
+		}
+	}
 	if err := k.Resize(ctx, d.Target); err != nil {
 		return Applied{}, err
 	}
-	return Applied{Target: d.Target}, nil
+	a.Target = d.Target
+	return a, nil
 }
 
 // status is the Kubernetes API error object.
@@ -261,9 +351,10 @@ type status struct {
 	Reason  string `json:"reason"`
 }
 
-func (k *Kubernetes) do(ctx context.Context, method string, body []byte, out any, verb string) error {
-	u := fmt.Sprintf("%s/apis/apps/v1/namespaces/%s/deployments/%s/scale", k.server, url.PathEscape(k.namespace), url.PathEscape(k.name))
-	what := fmt.Sprintf("%s scale of deployment %s/%s", verb, k.namespace, k.name)
+// do makes one API call; verb and resource name the RBAC permission it needs, what the
+// operation, for errors.
+func (k *Kubernetes) do(ctx context.Context, method, path string, body []byte, out any, verb, resource, what string) error {
+	u := k.server + path
 	token, err := k.token.Token(ctx)
 	if err != nil {
 		return fault.Wrap(fault.Unauthorized, err, "%s: no Kubernetes credentials", what)
@@ -304,8 +395,15 @@ func (k *Kubernetes) do(ctx context.Context, method string, body []byte, out any
 	case http.StatusUnauthorized:
 		return fault.New(fault.Unauthorized, "%s: the Kubernetes API rejected the credentials (expired or unknown token): %s", what, st.Message)
 	case http.StatusForbidden:
-		return fault.New(fault.Forbidden, "%s: RBAC denies it; the caller needs verb %q on resource \"deployments/scale\" (apiGroup apps) in namespace %s: %s", what, verb, k.namespace, st.Message)
+		group := "apps"
+		if resource == "pods" {
+			group = "core"
+		}
+		return fault.New(fault.Forbidden, "%s: RBAC denies it; the caller needs verb %q on resource %q (apiGroup %s) in namespace %s: %s", what, verb, resource, group, k.namespace, st.Message)
 	case http.StatusNotFound:
+		if resource == "pods" {
+			return fault.New(fault.NotFound, "%s: not found in namespace %q: %s", what, k.namespace, st.Message)
+		}
 		return fault.New(fault.NotFound, "%s: deployment %q not found in namespace %q (check spark.cluster.kubernetes.namespace and deploymentName): %s", what, k.name, k.namespace, st.Message)
 	case http.StatusConflict:
 		return fault.New(fault.Conflict, "%s: conflict: %s", what, st.Message)

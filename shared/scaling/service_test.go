@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,11 +180,12 @@ func TestIntakeEndToEndKubernetes(t *testing.T) {
 	api, srv, ca := startAPIServer(t) // logwise/spark-worker starts at 3 replicas
 	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.mu.Lock()
-		n := api.replicas["logwise/spark-worker"]
+		pods := slices.Clone(api.pods)
 		api.mu.Unlock()
+		n := len(pods)
 		var workers []string
-		for i := range n {
-			workers = append(workers, fmt.Sprintf(`{"id":"worker-%d","host":"10.0.1.%d","port":40211,"webuiaddress":"http://10.0.1.%d:8081","cores":1,"coresused":1,"coresfree":0,"memory":1024,"memoryused":0,"memoryfree":1024,"resources":{},"resourcesused":{},"resourcesfree":{},"state":"ALIVE","lastheartbeat":1722815170123}`, i, i, i))
+		for i, p := range pods {
+			workers = append(workers, fmt.Sprintf(`{"id":"worker-%d","host":%q,"port":40211,"webuiaddress":"http://%s:8081","cores":1,"coresused":1,"coresfree":0,"memory":1024,"memoryused":0,"memoryfree":1024,"resources":{},"resourcesused":{},"resourcesfree":{},"state":"ALIVE","lastheartbeat":1722815170123}`, i, p.ip, p.ip))
 		}
 		workers = append(workers, `{"id":"worker-dead","host":"10.0.9.9","port":1,"state":"DEAD","lastheartbeat":1}`)
 		w.Header().Set("Content-Type", "text/json;charset=utf-8")
@@ -224,6 +226,17 @@ func TestIntakeEndToEndKubernetes(t *testing.T) {
 	hs, _ := s.History(context.Background(), "ABC", 0)
 	if len(hs) != 6 || hs[0].CoresUsed != nil {
 		t.Errorf("history: %d rows (coresUsed %v), want 6 with coresUsed missing", len(hs), hs[0].CoresUsed)
+	}
+	// The load falls: five low reports downscale 8 → 6 (25 %), and the pod hosting the
+	// driver (the oldest, which a ReplicaSet would remove first) stays.
+	for range 5 {
+		out = post(t, s, "ABC", body(2, ""))
+	}
+	if out.Decision.Action != Downscale || out.Decision.Target != 6 || out.Error != "" {
+		t.Fatalf("after low load: %+v (error %q), want downscale 8 → 6", out.Decision, out.Error)
+	}
+	if pods := api.podNames(); len(pods) != 6 || pods[0] != "spark-worker-1" {
+		t.Errorf("pods %v, want 6 with the driver's spark-worker-1 kept", pods)
 	}
 }
 
