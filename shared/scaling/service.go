@@ -195,6 +195,9 @@ func (s *Service) Reconcile(ctx context.Context, tenant string, lease store.Leas
 // scaleWorkers observes, decides, applies (unless dry-run) and records one decision.
 func (s *Service) scaleWorkers(ctx context.Context, t Tenant, lease store.Lease, reqUp, reqDown bool, trigger string) (Outcome, error) {
 	start := s.now()
+	if t.Master == nil || t.SinkLog == nil {
+		return Outcome{}, fault.New(fault.Invalid, "tenant %s: scaling needs the Spark master and the file-sink log listing", t.Name)
+	}
 	o, err := s.db.ScaleOverride(ctx, t.Name)
 	if err != nil {
 		return Outcome{}, err

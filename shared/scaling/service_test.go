@@ -414,6 +414,30 @@ func TestReconcilePurgesPastRetention(t *testing.T) {
 	}
 }
 
+func TestIntakeWhileAScalerRunsStoresAndDefers(t *testing.T) {
+	db := storetest.New(t)
+	w := &world{alive: 3, driver: true}
+	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
+	ctx := context.Background()
+	for range 4 {
+		post(t, s, "ABC", body(9, ""))
+	}
+	l, err := db.AcquireLease(ctx, LeaseName("ABC"), "scheduled-run", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := post(t, s, "ABC", body(9, ""))
+	hs, _ := db.StageHistories(ctx, "ABC", 20)
+	if _, applies := w.state(); out.Skipped == "" || applies != 0 || len(hs) != 5 {
+		t.Errorf("intake under a held lease: %+v, applies %d, %d reports; want skipped, none applied, 5 stored", out, applies, len(hs))
+	}
+	// The holder's run decides from the stored report.
+	r, err := s.Reconcile(ctx, "ABC", l)
+	if alive, _ := w.state(); err != nil || r.Workers.Decision.Action != Upscale || alive != 9 {
+		t.Errorf("scheduled run: %+v, %v, alive %d; want upscale to 9", r.Workers.Decision, err, alive)
+	}
+}
+
 func TestHistoryLimitAndUnknownTenant(t *testing.T) {
 	db := storetest.NewEmbedded(t)
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, Master: &world{}, SinkLog: staticSinkLog{}})
