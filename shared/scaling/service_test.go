@@ -305,8 +305,8 @@ func TestTwoScalersActOnce(t *testing.T) {
 	w := &world{alive: 3, driver: true, gate: make(chan struct{})}
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
 	ctx := context.Background()
-	for range 5 {
-		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: 7, SubmissionTime: 1, CompletionTime: 2, Status: "succeeded"}); err != nil {
+	for i := range 5 {
+		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: 7, SubmissionTime: int64(i), CompletionTime: int64(i + 1), Status: "succeeded"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -367,8 +367,8 @@ func TestReconcileUsesStoredFlagsAndRunsKafka(t *testing.T) {
 	s := NewService(db, executions.NewLog(db.SQL(), "test"), k, []Tenant{{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w}})
 	ctx := context.Background()
 	no := false
-	for range 5 {
-		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: 2, SubmissionTime: 1, CompletionTime: 2, Status: "succeeded", EnableDownScale: &no}); err != nil {
+	for i := range 5 {
+		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: 2, SubmissionTime: int64(i), CompletionTime: int64(i + 1), Status: "succeeded", EnableDownScale: &no}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -411,6 +411,19 @@ func TestReconcilePurgesPastRetention(t *testing.T) {
 	hs, _ := db.StageHistories(ctx, "ABC", 20)
 	if len(hs) != 2 || hs[1].InputRecords != 5 {
 		t.Errorf("left %d reports, want 2 (the 8-hour-old one purged)", len(hs))
+	}
+}
+
+func TestIntakeRetriedReportIsStoredOnce(t *testing.T) {
+	db := storetest.NewEmbedded(t)
+	w := &world{alive: 3, driver: true}
+	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
+	b := body(9, "")
+	for range 3 {
+		post(t, s, "ABC", b)
+	}
+	if hs, _ := db.StageHistories(context.Background(), "ABC", 20); len(hs) != 1 {
+		t.Errorf("a report sent 3 times (client retries) stored %d times, want 1", len(hs))
 	}
 }
 

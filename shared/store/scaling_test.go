@@ -65,6 +65,15 @@ func TestStageHistoryNewestFirstNullableCoresAndBoundedLimit(t *testing.T) {
 				t.Errorf("flags: newest down=%s up=%s, second down=%s; want false, nil, nil",
 					show(all[0].EnableDownScale), show(all[0].EnableUpScale), show(all[1].EnableDownScale))
 			}
+			// A retried report is stored once.
+			for range 3 {
+				if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: 42, SubmissionTime: 100, CompletionTime: 200, Status: "succeeded"}); err != nil {
+					t.Fatalf("retried insert: %v", err)
+				}
+			}
+			if hs, _ := db.StageHistories(ctx, "ABC", 20); len(hs) != 8 {
+				t.Errorf("after a report sent 3 times: %d rows, want 8 (7 + 1)", len(hs))
+			}
 			if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: -1}); err == nil {
 				t.Error("negative inputRecords stored, want error")
 			}

@@ -32,7 +32,8 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// InsertStageHistory stores one stage-history report, stamped with the store's clock.
+// InsertStageHistory stores one stage-history report, stamped with the store's clock. The
+// same report sent again (a client retry: same times and counts) is stored once.
 func (db *DB) InsertStageHistory(ctx context.Context, h StageHistory) error {
 	return insertStageHistory(ctx, db.sql, h, db.now())
 }
@@ -52,7 +53,8 @@ func insertStageHistory(ctx context.Context, e execer, h StageHistory, now time.
 	}
 	_, err := e.ExecContext(ctx,
 		`INSERT INTO spark_stage_history (tenant, outputBytes, inputRecords, submissionTime, completionTime, coresUsed, status, enableUpScale, enableDownScale, createdAt)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 ON DUPLICATE KEY UPDATE id = id`,
 		h.Tenant, h.OutputBytes, h.InputRecords, h.SubmissionTime, h.CompletionTime, cores, h.Status,
 		nullBool(h.EnableUpScale), nullBool(h.EnableDownScale), now.UTC())
 	if err != nil {
