@@ -10,6 +10,7 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/kafka"
+	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/store"
 )
 
@@ -79,7 +80,12 @@ type Service struct {
 	kafka   partitionScaler
 	tenants map[string]Tenant
 	now     func() time.Time
+	metrics *metrics.Writer // nil discards
 }
+
+// SetMetrics makes every decision emit SparkWorkersAlive, SparkWorkersExpected and
+// SparkWorkersTarget (EMF, dimension tenant).
+func (s *Service) SetMetrics(w *metrics.Writer) { s.metrics = w }
 
 // NewService returns the scaling service. kafka may be nil (no partition scaling).
 func NewService(db scalingStore, rec recorder, kafka partitionScaler, tenants []Tenant) *Service {
@@ -249,6 +255,10 @@ func (s *Service) scaleWorkers(ctx context.Context, t Tenant, lease store.Lease,
 			outcome["applied"] = applied
 		}
 	}
+	_ = s.metrics.Emit(map[string]string{"tenant": t.Name},
+		metrics.Metric{Name: "SparkWorkersAlive", Value: float64(d.From), Unit: metrics.Count},
+		metrics.Metric{Name: "SparkWorkersExpected", Value: float64(d.Clamped), Unit: metrics.Count},
+		metrics.Metric{Name: "SparkWorkersTarget", Value: float64(d.Target), Unit: metrics.Count})
 	inputs := d.Inputs()
 	inputs["clusterType"], inputs["dryRun"] = t.ClusterType, t.DryRun
 	inputs["override"] = map[string]any{"upscale": o.Upscale, "downscale": o.Downscale}
@@ -267,6 +277,24 @@ func (s *Service) scaleWorkers(ctx context.Context, t Tenant, lease store.Lease,
 		return out, fmt.Errorf("scale workers for tenant %s: %s", t.Name, out.Error)
 	}
 	return out, nil
+}
+
+// ScalePartitions handles POST /kafka/scale-partitions: Kafka partition scaling now, under
+// the tenant's scaler lease. When a scaler run holds the lease it is a Conflict (that run
+// scales partitions itself).
+func (s *Service) ScalePartitions(ctx context.Context, tenant string) (kafka.Result, error) {
+	if _, err := s.tenant(tenant); err != nil {
+		return kafka.Result{}, err
+	}
+	if s.kafka == nil {
+		return kafka.Result{}, fault.New(fault.NotFound, "Kafka partition scaling is not configured")
+	}
+	lease, err := s.db.AcquireLease(ctx, LeaseName(tenant), executions.NewID(s.now()), LeaseTTL)
+	if err != nil {
+		return kafka.Result{}, fmt.Errorf("scale Kafka partitions for tenant %s: %w", tenant, err)
+	}
+	defer s.db.ReleaseLease(context.WithoutCancel(ctx), lease)
+	return s.kafka.Scale(ctx, tenant, lease)
 }
 
 // SetOverride handles POST /update-spark-scale-override: both flags are replaced; a nil flag

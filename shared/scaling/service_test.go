@@ -1,6 +1,7 @@
 package scaling
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/kafka"
+	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
@@ -448,6 +450,34 @@ func TestIntakeWhileAScalerRunsStoresAndDefers(t *testing.T) {
 	r, err := s.Reconcile(ctx, "ABC", l)
 	if alive, _ := w.state(); err != nil || r.Workers.Decision.Action != Upscale || alive != 9 {
 		t.Errorf("scheduled run: %+v, %v, alive %d; want upscale to 9", r.Workers.Decision, err, alive)
+	}
+}
+
+func TestScalePartitionsTakesTheLeaseAndEmitsMetrics(t *testing.T) {
+	db := storetest.New(t)
+	k := &kafkaRuns{}
+	w := &world{alive: 2, driver: true}
+	s := NewService(db, executions.NewLog(db.SQL(), "test"), k, []Tenant{{Name: "ABC", Policy: testPolicy, Master: w, SinkLog: staticSinkLog{"3"}}})
+	var buf bytes.Buffer
+	s.SetMetrics(metrics.New(&buf))
+	ctx := context.Background()
+	if r, err := s.ScalePartitions(ctx, "ABC"); err != nil || !r.Success || len(k.tokens) != 1 {
+		t.Fatalf("free lease: %+v, %v", r, err)
+	}
+	held, err := db.AcquireLease(ctx, LeaseName("ABC"), "scheduled-run", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ScalePartitions(ctx, "ABC"); !fault.Is(err, fault.Conflict) || len(k.tokens) != 1 {
+		t.Errorf("held lease: %v after %d runs, want Conflict and no second run", err, len(k.tokens))
+	}
+	if _, err := s.Reconcile(ctx, "ABC", held); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{`"SparkWorkersAlive":2`, `"SparkWorkersTarget":2`, `"tenant":"ABC"`} {
+		if !strings.Contains(buf.String(), m) {
+			t.Errorf("metrics %s lack %s", buf.String(), m)
+		}
 	}
 }
 
