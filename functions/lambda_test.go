@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/logwise/controlplane/internal/lambdarun"
+	"github.com/logwise/controlplane/shared/reconcile"
+	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -56,20 +65,53 @@ func event(t *testing.T, file string) []byte {
 	return b
 }
 
+// pipeline is the tenant's pipeline the bootstraps reach on loopback: the Spark master
+// simulator, an S3 stand-in and a Kafka cluster, all in this test process.
+type pipeline struct {
+	master *sparktest.Master
+	s3URL  string
+	kafka  *kfake.Cluster
+}
+
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	m := sparktest.NewMaster(sparktest.Options{})
+	t.Cleanup(m.Close)
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(s3srv.Close)
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: aws.AnonymousCredentials{}})
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("logs-abc")}); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "logs.api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	return &pipeline{master: m, s3URL: s3srv.URL, kafka: kc}
+}
+
 // testConfig is the configuration the bootstraps get through CONFIG_YAML.
-func testConfig(t *testing.T) string {
+func testConfig(t *testing.T, p *pipeline) string {
 	db := storetest.NewConfig(t)
+	spark := "{sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/logwise.jar}"
+	s3url, kafkaHost, kafkaPort := "http://127.0.0.1:1", "127.0.0.1", "1"
+	if p != nil {
+		spark = fmt.Sprintf("{restUrl: %q, webUrl: %q, sparkJarPath: s3://jars/logwise.jar, monitor: {pollIntervalSeconds: 1, durationSeconds: 2}}", p.master.RestURL(), p.master.WebURL())
+		s3url = p.s3URL
+		kafkaHost, kafkaPort, _ = strings.Cut(p.kafka.ListenAddrs()[0], ":")
+	}
 	return fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
 database: {dsn: "%s"}
 tenants:
   - name: ABC
     auth: {tokens: ["local-dev-token"]}
-    objectStore: {aws: {bucket: logs-abc, endpointOverride: "http://127.0.0.1:1", pathStyle: true}}
+    objectStore: {aws: {bucket: logs-abc, endpointOverride: "%s", pathStyle: true}}
     vector: {host: 127.0.0.1, apiPort: 1}
-    kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1}
-    spark: {sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/logwise.jar}
-`, db.DSN())
+    kafka: {kafkaBrokersHost: "%s", kafkaBrokerPort: %s}
+    spark: %s
+`, db.DSN(), s3url, kafkaHost, kafkaPort, spark)
 }
 
 func start(t *testing.T, name, cfg string) *lambdarun.Process {
@@ -95,7 +137,7 @@ type proxyResponse struct {
 }
 
 func TestAPIBootstrapAnswersEvents(t *testing.T) {
-	p := start(t, "api", testConfig(t))
+	p := start(t, "api", testConfig(t, nil))
 	tests := []struct {
 		event      string
 		wantStatus int
@@ -150,5 +192,52 @@ func TestBadConfigurationFailsAtStartNamingTheKey(t *testing.T) {
 	_, err = p.WaitReady(ctx)
 	if err == nil || !strings.Contains(err.Error(), "tenants: at least one tenant is required") {
 		t.Fatalf("start with a bad configuration: err = %v, want a failure naming tenants", err)
+	}
+}
+
+// invokeScheduled invokes a scheduled function with its EventBridge event and returns the
+// summary it answered.
+func invokeScheduled(t *testing.T, p *lambdarun.Process, eventFile string) reconcile.Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var sum reconcile.Summary
+	res, err := p.InvokeJSON(ctx, event(t, eventFile), &sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Error {
+		t.Fatalf("%s: function error %s\noutput:\n%s", eventFile, res.Body, p.Output.String())
+	}
+	return sum
+}
+
+func TestSparkMonitorBootstrapSubmitsTheMissingDriver(t *testing.T) {
+	pl := newPipeline(t)
+	p := start(t, "sparkmonitor", testConfig(t, pl))
+	sum := invokeScheduled(t, p, "sparkmonitor-schedule.json")
+	if sum.Job != "sparkmonitor" || len(sum.Results) != 1 || sum.Results[0].Key != "ABC" || sum.Results[0].Outcome != reconcile.Done {
+		t.Fatalf("summary = %+v", sum)
+	}
+	if n := len(pl.master.Submissions()); n != 1 {
+		t.Fatalf("submissions at the master = %d, want 1", n)
+	}
+	// The next tick finds the driver SUBMITTED (alive) and submits nothing more.
+	sum = invokeScheduled(t, p, "sparkmonitor-schedule.json")
+	if sum.Results[0].Outcome != reconcile.Done || len(pl.master.Submissions()) != 1 {
+		t.Fatalf("second tick: %+v, submissions %d; want no new submission", sum, len(pl.master.Submissions()))
+	}
+}
+
+func TestScalerBootstrapDecidesForEachTenant(t *testing.T) {
+	pl := newPipeline(t)
+	p := start(t, "scaler", testConfig(t, pl))
+	sum := invokeScheduled(t, p, "scaler-schedule.json")
+	if sum.Job != "scaler" || len(sum.Results) != 1 || sum.Results[0].Outcome != reconcile.Done {
+		t.Fatalf("summary = %+v\noutput:\n%s", sum, p.Output.String())
+	}
+	detail, _ := json.Marshal(sum.Results[0].Detail)
+	if !strings.Contains(string(detail), "logs.api") {
+		t.Fatalf("the scaler did not sample the tenant's Kafka topic: %s", detail)
 	}
 }

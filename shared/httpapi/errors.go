@@ -51,20 +51,32 @@ func statusOf(k fault.Kind) int {
 // writeError writes err as the error envelope with the status of its kind. Internal errors
 // are logged and their text withheld from the caller; other kinds say what went wrong.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	fe := asFault(err)
+	if fe.Kind == fault.Internal && log != nil && err != errPanic {
+		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	}
+	writeJSON(w, statusOf(fe.Kind), errorBody{Error: detailOf(fe)})
+}
+
+// asFault classifies any error as a *fault.Error.
+func asFault(err error) *fault.Error {
 	var fe *fault.Error
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &fe):
+		return fe
 	case errors.As(err, &mbe):
-		fe = fault.Invalidf("request body is larger than %d bytes", mbe.Limit)
+		return fault.Invalidf("request body is larger than %d bytes", mbe.Limit)
 	case errors.Is(err, context.DeadlineExceeded):
-		fe = fault.Wrap(fault.Timeout, err, "the request did not finish in time; long operations return 202 with an id")
+		return fault.Wrap(fault.Timeout, err, "the request did not finish in time; long operations return 202 with an id")
 	case errors.Is(err, context.Canceled):
-		fe = fault.Wrap(fault.Timeout, err, "the request was canceled")
-	default:
-		fe = fault.Wrap(fault.Internal, err, "internal error")
+		return fault.Wrap(fault.Timeout, err, "the request was canceled")
 	}
-	status := statusOf(fe.Kind)
+	return fault.Wrap(fault.Internal, err, "internal error")
+}
+
+// detailOf is the envelope's content: internal errors say only that they happened.
+func detailOf(fe *fault.Error) errorDetail {
 	detail := errorDetail{Code: fe.Code, Message: fe.Message}
 	if fe.Code == "" {
 		detail.Code = fe.Kind.String()
@@ -75,14 +87,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if fe.Kind == fault.Internal {
 		detail.Message = "internal error"
 		detail.Cause = "see the control plane's logs for this request"
-		if log != nil && err != errPanic {
-			log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
-		}
 	}
 	if detail.Cause == "" {
 		detail.Cause = detail.Message
 	}
-	writeJSON(w, status, errorBody{Error: detail})
+	return detail
 }
 
 // writeJSON writes v as JSON with status.

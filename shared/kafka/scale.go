@@ -15,6 +15,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/store"
 )
 
@@ -65,6 +66,7 @@ type Service struct {
 	rec     recorder
 	tenants map[string]Tenant
 	now     func() time.Time
+	metrics *metrics.Writer
 }
 
 // NewService returns a service over the tenants' clusters.
@@ -78,6 +80,9 @@ func NewService(db baselines, rec recorder, tenants []Tenant) *Service {
 
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// SetMetrics sets where the per-run metrics go (nil discards).
+func (s *Service) SetMetrics(w *metrics.Writer) { s.metrics = w }
 
 // Scale samples the end offsets of every topic fully matching the tenant's subscribe pattern,
 // stores the samples (fenced by lease), and raises the partitions of topics whose ingest rate
@@ -173,13 +178,18 @@ func (s *Service) Scale(ctx context.Context, tenant string, lease store.Lease) (
 	if err != nil {
 		return fail(fmt.Errorf("store Kafka samples for tenant %s: %w", tenant, err))
 	}
+	added := 0
 	for _, p := range plans {
 		if err := s.increase(ctx, t, p); err != nil {
 			r.Errors = append(r.Errors, err.Error())
 			continue
 		}
 		r.TopicsScaled++
+		added += p.Target - p.Current
 	}
+	_ = s.metrics.Emit(map[string]string{"tenant": tenant},
+		metrics.Metric{Name: "KafkaPartitionsAdded", Value: float64(added), Unit: metrics.Count},
+		metrics.Metric{Name: "KafkaTopicsScaled", Value: float64(r.TopicsScaled), Unit: metrics.Count})
 	r.Success = len(r.Errors) == 0
 	if r.Success {
 		r.Message = "Successfully scaled Kafka partitions for tenant: " + tenant

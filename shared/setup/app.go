@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/reconcile"
+	"github.com/logwise/controlplane/shared/supervisor"
 )
 
 // App is the wired control plane: the API server and the scheduled jobs, built from one Env.
@@ -20,6 +22,10 @@ type App struct {
 	API  *httpapi.Server
 	deps httpapi.Deps
 	jobs map[string]Job
+
+	clients     *clients
+	supervisor  *supervisor.Supervisor
+	kafkaAdmins map[string]*kadm.Client
 }
 
 // Job is a scheduled reconciler: Run is called once per key under the lease "<name>/<key>".
@@ -32,7 +38,8 @@ type Job struct {
 
 // NewApp wires every domain into the API and the job table.
 func NewApp(env *Env) (*App, error) {
-	a := &App{Env: env, jobs: map[string]Job{}, deps: httpapi.Deps{Health: env.Store}}
+	a := &App{Env: env, jobs: map[string]Job{}, deps: httpapi.Deps{Health: env.Store},
+		clients: newClients(env), kafkaAdmins: map[string]*kadm.Client{}}
 	for _, wire := range wirings {
 		if err := wire(a); err != nil {
 			return nil, err
