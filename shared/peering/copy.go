@@ -43,6 +43,9 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 				o := r.copyChunk(ctx, t, cs[i])
 				o.items = cs[i]
 				out[i] = o
+				if r.c.afterChunk != nil {
+					r.c.afterChunk()
+				}
 			}
 		}()
 	}

@@ -377,7 +377,9 @@ func (p *proxy) addr() (string, int) {
 // openVia opens the peer database through the proxy.
 func openVia(t testing.TB, cfg store.Config, px *proxy) *sql.DB {
 	t.Helper()
-	cfg.Host, cfg.Port = px.addr()
+	if px != nil {
+		cfg.Host, cfg.Port = px.addr()
+	}
 	db, err := sql.Open("mysql", cfg.DSN())
 	if err != nil {
 		t.Fatal(err)

@@ -128,6 +128,8 @@ type Copier struct {
 	metrics *metrics.Writer
 	log     *slog.Logger
 	budget  int // bytes per local statement: max_allowed_packet - 8 KiB
+
+	afterChunk func() // tests: runs after each chunk
 }
 
 type peer struct {

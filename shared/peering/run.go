@@ -48,6 +48,9 @@ func (r *peerRun) fail(ctx context.Context, t ExecutionType, what string, err er
 
 const tombstonesKind = "tombstones"
 
+// errChunksFailed means some chunks of a step failed (each already counted and logged).
+var errChunksFailed = errors.New("some chunks failed; the watermark stays below them")
+
 // progress is a peer's stored state for one execution type (or the tombstone cursor).
 type progress struct {
 	HighMark      int64 // largest peer updated_at covered by clean chunks (epoch ms)
@@ -175,7 +178,7 @@ func (r *peerRun) peerExecutions(ctx context.Context, t table, st progress) {
 	start := r.c.opts.Now()
 	firstPass := !st.FirstPassDone
 	drained, gone, err := r.completed(ctx, t, &st)
-	if err != nil {
+	if err != nil && !errors.Is(err, errChunksFailed) { // failed chunks were counted one by one
 		r.fail(ctx, t.typ, "completed "+string(t.typ)+" executions", err)
 	}
 	if !firstPass && !r.lost.Load() {
@@ -283,7 +286,7 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 			}
 		}
 		if failed {
-			return false, gone, errors.New("some chunks failed; the watermark stays below them")
+			return false, gone, errChunksFailed
 		}
 		if !full {
 			return true, gone, nil
