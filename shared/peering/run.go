@@ -248,11 +248,9 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 			}
 		}
 		// Local copies in the same window that the peer did not list: re-check them by id.
-		q := "SELECT id, updated_at FROM " + t.executions + " WHERE updated_at > ? AND `partition` = ? AND status IN (" + completedStatuses + ")"
-		args := []any{lower, r.p.ID}
+		q, args := localWindowSQL(t, false), []any{lower, r.p.ID}
 		if full {
-			q += " AND updated_at <= ?"
-			args = append(args, upper)
+			q, args = localWindowSQL(t, true), append(args, upper)
 		}
 		window, err := fetchItems(ctx, r.c.local.SQL(), q, args...)
 		if err != nil {
@@ -300,9 +298,8 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 // it ends before the last updated_at value (so a page never splits equal values) and upper is
 // its last updated_at; if every key shares one value, all keys of that value are read.
 func (r *peerRun) completedPage(ctx context.Context, t table, lower int64) (keys []key, upper int64, full bool, err error) {
-	base := "SELECT id, updated_at, `partition` FROM " + t.executions + " WHERE (`partition` = ? OR `partition` IS NULL) AND status IN (" + completedStatuses + ")"
 	limit := r.c.opts.PageSize
-	keys, err = fetchKeyList(ctx, r.p.DB, base+" AND updated_at > ? ORDER BY updated_at LIMIT ?", r.p.ID, lower, limit)
+	keys, err = fetchKeyList(ctx, r.p.DB, completedPageSQL(t), r.p.ID, lower, limit)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("peer %s: read completed %s keys: %w", r.p.ID, t.typ, err)
 	}
@@ -317,7 +314,7 @@ func (r *peerRun) completedPage(ctx context.Context, t table, lower int64) (keys
 	if cut > 0 {
 		return keys[:cut], keys[cut-1].updatedAt.Int64, true, nil
 	}
-	keys, err = fetchKeyList(ctx, r.p.DB, base+" AND updated_at = ?", r.p.ID, last)
+	keys, err = fetchKeyList(ctx, r.p.DB, completedTieSQL(t), r.p.ID, last)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("peer %s: read completed %s keys: %w", r.p.ID, t.typ, err)
 	}
@@ -339,11 +336,11 @@ func (r *peerRun) peerClock(ctx context.Context) (int64, error) {
 // vanished at the peer). Unchanged executions cost only key reads. It returns the copies gone
 // from the peer.
 func (r *peerRun) active(ctx context.Context, t table) ([]string, error) {
-	peerIDs, err := fetchIDs(ctx, r.p.DB, "SELECT id FROM "+t.executions+" WHERE status IN ("+activeStatuses+") AND (`partition` = ? OR `partition` IS NULL)", r.p.ID)
+	peerIDs, err := fetchIDs(ctx, r.p.DB, peerActiveSQL(t), r.p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s: read active %s ids: %w", r.p.ID, t.typ, err)
 	}
-	localIDs, err := fetchIDs(ctx, r.c.local.SQL(), "SELECT id FROM "+t.executions+" WHERE status IN ("+activeStatuses+") AND `partition` = ?", r.p.ID)
+	localIDs, err := fetchIDs(ctx, r.c.local.SQL(), localActiveSQL(t), r.p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("local: read active %s ids: %w", t.typ, err)
 	}
@@ -521,4 +518,37 @@ func fetchItems(ctx context.Context, q querier, query string, args ...any) ([]it
 		out = append(out, it)
 	}
 	return out, rs.Err()
+}
+
+// The queries that run every pass, kept here so a test can EXPLAIN exactly them.
+
+// completedPageSQL reads a page of the peer's completed keys: a range scan of the
+// (updated_at, partition) index from the watermark, partition tested inside the index.
+func completedPageSQL(t table) string {
+	return "SELECT id, updated_at, `partition` FROM " + t.executions + " WHERE (`partition` = ? OR `partition` IS NULL) AND status IN (" +
+		completedStatuses + ") AND updated_at > ? ORDER BY updated_at LIMIT ?"
+}
+
+func completedTieSQL(t table) string {
+	return "SELECT id, updated_at, `partition` FROM " + t.executions + " WHERE (`partition` = ? OR `partition` IS NULL) AND status IN (" +
+		completedStatuses + ") AND updated_at = ?"
+}
+
+// localWindowSQL reads the local copies in a page's updated_at window (the same index).
+func localWindowSQL(t table, bounded bool) string {
+	q := "SELECT id, updated_at FROM " + t.executions + " WHERE updated_at > ? AND `partition` = ? AND status IN (" + completedStatuses + ")"
+	if bounded {
+		q += " AND updated_at <= ?"
+	}
+	return q
+}
+
+// peerActiveSQL and localActiveSQL use the status index (status, build_time) over the six
+// active values.
+func peerActiveSQL(t table) string {
+	return "SELECT id FROM " + t.executions + " WHERE status IN (" + activeStatuses + ") AND (`partition` = ? OR `partition` IS NULL)"
+}
+
+func localActiveSQL(t table) string {
+	return "SELECT id FROM " + t.executions + " WHERE status IN (" + activeStatuses + ") AND `partition` = ?"
 }
