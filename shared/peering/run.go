@@ -404,17 +404,18 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 		byType := map[ExecutionType][]string{}
 		var maxID int64
 		n := 0
+		var scanErr error
 		for rs.Next() {
 			var id int64
 			var execID, typ string
-			if err := rs.Scan(&id, &execID, &typ); err != nil {
+			if scanErr = rs.Scan(&id, &execID, &typ); scanErr != nil {
 				break
 			}
 			byType[ExecutionType(typ)] = append(byType[ExecutionType(typ)], execID)
 			maxID = max(maxID, id)
 			n++
 		}
-		err = rs.Err()
+		err = errors.Join(scanErr, rs.Err())
 		rs.Close()
 		if err != nil {
 			for _, t := range executionTypes {
