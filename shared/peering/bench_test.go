@@ -15,11 +15,15 @@ import (
 // million rows take seconds, not minutes.
 func seedSQL(b testing.TB, db *store.DB, n, stagesPer int, body int) {
 	b.Helper()
-	mustExec(b, db, fmt.Sprintf(`INSERT INTO pipelines (id, `+"`partition`"+`, config_id, application, status, build_time, start_time, updated_at, canceled, body)
-		SELECT CONCAT('H', LPAD(seq, 25, '0')), ?, 'cfg', 'app', 'SUCCEEDED', seq, seq, 1000000 + seq, b'0', REPEAT('x', %d) FROM seq_1_to_%d`, body, n), peerID)
-	for s := 1; s <= stagesPer; s++ {
-		mustExec(b, db, fmt.Sprintf(`INSERT INTO pipeline_stages (id, execution_id, status, updated_at, body)
-			SELECT CONCAT('S', %d, LPAD(seq, 24, '0')), CONCAT('H', LPAD(seq, 25, '0')), 'SUCCEEDED', 1000000 + seq, REPEAT('s', %d) FROM seq_1_to_%d`, s, body, n))
+	const batch = 50_000 // each statement stays well under the driver's 30 s read timeout
+	for lo := 1; lo <= n; lo += batch {
+		hi := min(n, lo+batch-1)
+		mustExec(b, db, fmt.Sprintf(`INSERT INTO pipelines (id, `+"`partition`"+`, config_id, application, status, build_time, start_time, updated_at, canceled, body)
+			SELECT CONCAT('H', LPAD(seq, 25, '0')), ?, 'cfg', 'app', 'SUCCEEDED', seq, seq, 1000000 + seq, b'0', REPEAT('x', %d) FROM seq_%d_to_%d`, body, lo, hi), peerID)
+		for s := 1; s <= stagesPer; s++ {
+			mustExec(b, db, fmt.Sprintf(`INSERT INTO pipeline_stages (id, execution_id, status, updated_at, body)
+				SELECT CONCAT('S', %d, LPAD(seq, 24, '0')), CONCAT('H', LPAD(seq, 25, '0')), 'SUCCEEDED', 1000000 + seq, REPEAT('s', %d) FROM seq_%d_to_%d`, s, body, lo, hi))
+		}
 	}
 }
 
@@ -93,7 +97,10 @@ func steadyState(b *testing.B, history int) {
 	seedSQL(b, p.peer, history, 0, 100)
 	seedActive(b, p.peer, 200, 5)
 	peerDB, localDB := dbName(b, p.peer), dbName(b, p.local)
-	mustExec(b, p.local, "INSERT INTO "+localDB+".pipelines SELECT * FROM "+peerDB+".pipelines WHERE status = 'SUCCEEDED'")
+	for lo := 0; lo < history; lo += 50_000 {
+		mustExec(b, p.local, "INSERT INTO "+localDB+".pipelines SELECT * FROM "+peerDB+".pipelines WHERE status = 'SUCCEEDED' AND updated_at > ? AND updated_at <= ?",
+			1000000+lo, 1000000+lo+50_000)
+	}
 	setState(b, p.local, "pipeline", 1000000+int64(history), true, 0)
 	setState(b, p.local, "orchestration", 0, true, 0)
 	mustExec(b, p.local, "ANALYZE TABLE pipelines")

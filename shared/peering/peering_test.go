@@ -570,3 +570,30 @@ func TestNewChecksPartitions(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseTakenOverMidPassStopsWrites: once another holder takes the peer's lease over (the
+// first holder stalled past its TTL), the first copier writes nothing more, neither copies nor
+// its watermark.
+func TestLeaseTakenOverMidPassStopsWrites(t *testing.T) {
+	p := newPair(t)
+	seedHistory(t, p.peer, 40, 0)
+	c := p.copier(t, testOptions(), nil)
+	atTakeover := -1
+	var once sync.Once
+	c.afterChunk = func() {
+		once.Do(func() {
+			mustExec(t, p.local, "UPDATE leases SET holder = 'usurper', token = token + 1 WHERE name = ?", "peering/"+peerID)
+			atTakeover = countRows(t, p.local, "SELECT COUNT(*) FROM pipelines")
+		})
+	}
+	s := pass(t, c)
+	if got := countRows(t, p.local, "SELECT COUNT(*) FROM pipelines"); got != atTakeover || got >= 40 {
+		t.Errorf("%d copies after the pass, %d at the takeover: the old holder kept writing", got, atTakeover)
+	}
+	if st := getState(t, p.local, "pipeline"); st != (progress{}) {
+		t.Errorf("the old holder stored state %+v after losing its lease", st)
+	}
+	if s.NumErrors == 0 {
+		t.Errorf("summary %+v: the lost lease was not counted", s)
+	}
+}
