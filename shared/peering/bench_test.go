@@ -1,0 +1,142 @@
+package peering
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/logwise/controlplane/shared/store"
+)
+
+// seedSQL fills a database's pipelines (and stages per execution) with n completed executions
+// owned by the peer, from MariaDB's sequence engine: one INSERT ... SELECT per table, so a
+// million rows take seconds, not minutes.
+func seedSQL(b testing.TB, db *store.DB, n, stagesPer int, body int) {
+	b.Helper()
+	const batch = 50_000 // each statement stays well under the driver's 30 s read timeout
+	for lo := 1; lo <= n; lo += batch {
+		hi := min(n, lo+batch-1)
+		mustExec(b, db, fmt.Sprintf(`INSERT INTO pipelines (id, `+"`partition`"+`, config_id, application, status, build_time, start_time, updated_at, canceled, body)
+			SELECT CONCAT('H', LPAD(seq, 25, '0')), ?, 'cfg', 'app', 'SUCCEEDED', seq, seq, 1000000 + seq, b'0', REPEAT('x', %d) FROM seq_%d_to_%d`, body, lo, hi), peerID)
+		for s := 1; s <= stagesPer; s++ {
+			mustExec(b, db, fmt.Sprintf(`INSERT INTO pipeline_stages (id, execution_id, status, updated_at, body)
+				SELECT CONCAT('S', %d, LPAD(seq, 24, '0')), CONCAT('H', LPAD(seq, 25, '0')), 'SUCCEEDED', 1000000 + seq, REPEAT('s', %d) FROM seq_%d_to_%d`, s, body, lo, hi))
+		}
+	}
+}
+
+// seedActive adds n running executions with stages (updated_at just below the peer's clock).
+func seedActive(b testing.TB, db *store.DB, n, stagesPer int) {
+	b.Helper()
+	now := time.Now().Add(-time.Minute).UnixMilli()
+	mustExec(b, db, fmt.Sprintf(`INSERT INTO pipelines (id, `+"`partition`"+`, application, status, build_time, updated_at, canceled, body)
+		SELECT CONCAT('A', LPAD(seq, 25, '0')), ?, 'app', 'RUNNING', seq, ?, b'0', REPEAT('a', 2000) FROM seq_1_to_%d`, n), peerID, now)
+	for s := 1; s <= stagesPer; s++ {
+		mustExec(b, db, fmt.Sprintf(`INSERT INTO pipeline_stages (id, execution_id, status, updated_at, body)
+			SELECT CONCAT('T', %d, LPAD(seq, 24, '0')), CONCAT('A', LPAD(seq, 25, '0')), 'RUNNING', ?, REPEAT('t', 1000) FROM seq_1_to_%d`, s, n), now)
+	}
+}
+
+func dbName(b testing.TB, db *store.DB) string {
+	var n string
+	if err := db.SQL().QueryRow("SELECT DATABASE()").Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func emptyLocal(b testing.TB, db *store.DB) {
+	for _, tb := range []string{"pipeline_stages_compressed_executions", "pipelines_compressed_executions", "pipeline_stages", "pipelines", "peering_state", "leases"} {
+		mustExec(b, db, "DELETE FROM "+tb)
+	}
+}
+
+// BenchmarkBulkCopy copies 20,000 completed executions with 3 stages each (first pass) and,
+// in the same iteration, the same rows with INSERT ... SELECT between the two databases on the
+// same server: the floor any copier over the network can approach. Reports executions/s,
+// stages/s and the copier's time as a multiple of INSERT ... SELECT's.
+func BenchmarkBulkCopy(b *testing.B) {
+	const n, stagesPer = 20000, 3
+	p := newPair(b)
+	seedSQL(b, p.peer, n, stagesPer, 300)
+	peerDB, localDB := dbName(b, p.peer), dbName(b, p.local)
+	opts := Options{Partition: localPartition, ChunkSize: 100, ThreadCount: 30, ClockDriftMs: 5000, MaxAllowedDeleteCount: 100}
+	var copyTime, sqlTime time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		emptyLocal(b, p.local)
+		c := p.copier(b, opts, nil)
+		b.StartTimer()
+		start := time.Now()
+		s, err := c.Pass(context.Background())
+		copyTime += time.Since(start)
+		b.StopTimer()
+		if err != nil || s.Peers[peerID].NumPeered != n || s.Peers[peerID].NumErrors != 0 {
+			b.Fatalf("bulk pass: %+v %v", s.Peers[peerID], err)
+		}
+		emptyLocal(b, p.local)
+		start = time.Now()
+		mustExec(b, p.local, "INSERT INTO "+localDB+".pipeline_stages SELECT * FROM "+peerDB+".pipeline_stages")
+		mustExec(b, p.local, "INSERT INTO "+localDB+".pipelines SELECT * FROM "+peerDB+".pipelines")
+		sqlTime += time.Since(start)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/copyTime.Seconds(), "executions/s")
+	b.ReportMetric(float64(n*stagesPer*b.N)/copyTime.Seconds(), "stages/s")
+	b.ReportMetric(float64(n*b.N)/sqlTime.Seconds(), "insertselect-executions/s")
+	b.ReportMetric(copyTime.Seconds()/sqlTime.Seconds(), "x-insertselect-time")
+}
+
+// steadyState prepares a peer with history completed executions and 200 active ones, a local
+// database already in sync (seeded the same way, as a finished bulk copy leaves it), and
+// measures passes where, between passes, 20 active executions change a stage and 2 complete.
+func steadyState(b *testing.B, history int) {
+	p := newPair(b)
+	seedSQL(b, p.peer, history, 0, 100)
+	seedActive(b, p.peer, 200, 5)
+	peerDB, localDB := dbName(b, p.peer), dbName(b, p.local)
+	for lo := 0; lo < history; lo += 50_000 {
+		mustExec(b, p.local, "INSERT INTO "+localDB+".pipelines SELECT * FROM "+peerDB+".pipelines WHERE status = 'SUCCEEDED' AND updated_at > ? AND updated_at <= ?",
+			1000000+lo, 1000000+lo+50_000)
+	}
+	setState(b, p.local, "pipeline", 1000000+int64(history), true, 0)
+	setState(b, p.local, "orchestration", 0, true, 0)
+	mustExec(b, p.local, "ANALYZE TABLE pipelines")
+	mustExec(b, p.peer, "ANALYZE TABLE pipelines")
+	c := p.copier(b, Options{Partition: localPartition, ChunkSize: 100, ThreadCount: 30, ClockDriftMs: 5000, MaxAllowedDeleteCount: 100}, nil)
+	if s := pass(b, c); s.NumErrors != 0 || s.NumPeered != 200 {
+		b.Fatalf("settling pass: %+v", s)
+	}
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		now := time.Now().Add(-time.Second).UnixMilli()
+		mustExec(b, p.peer, "UPDATE pipeline_stages SET updated_at = ?, body = CONCAT(body, 'x') WHERE id IN (SELECT CONCAT('T1', LPAD(seq, 24, '0')) FROM seq_1_to_20)", now)
+		for j := 0; j < 2; j++ {
+			id := fmt.Sprintf("C%07d%018d", i, j)
+			mustExec(b, p.peer, "INSERT INTO pipelines (id, `partition`, application, status, build_time, updated_at, canceled, body) VALUES (?, ?, 'app', 'SUCCEEDED', 1, ?, b'0', 'done')", id, peerID, now)
+		}
+		b.StartTimer()
+		start := time.Now()
+		s := pass(b, c)
+		total += time.Since(start)
+		if s.NumErrors != 0 || s.NumPeered != 22 {
+			b.Fatalf("steady pass: %+v, want 22 peered", s)
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/pass")
+}
+
+func BenchmarkSteadyStatePass100k(b *testing.B) { steadyState(b, 100_000) }
+
+// BenchmarkSteadyStatePass1M needs PEERING_BENCH_1M=1 (make bench sets it): seeding a million
+// executions into two databases takes about a minute.
+func BenchmarkSteadyStatePass1M(b *testing.B) {
+	if os.Getenv("PEERING_BENCH_1M") == "" {
+		b.Skip("set PEERING_BENCH_1M=1 to seed 1,000,000 executions")
+	}
+	steadyState(b, 1_000_000)
+}

@@ -1,0 +1,423 @@
+package peering
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// item is an execution to copy or check, with the updated_at that put it in the work list
+// (the watermark advances only over items whose chunk was clean).
+type item struct {
+	id        string
+	updatedAt int64
+}
+
+// chunkOutcome is what one chunk did.
+type chunkOutcome struct {
+	items         []item
+	copied        int      // executions written (row or stages)
+	stagesDeleted int      // stale stages deleted
+	gone          []string // local copies whose execution is gone from the peer or no longer the peer's
+	err           error
+}
+
+// copyAll copies items in chunks of ChunkSize on up to ThreadCount workers. One failed chunk
+// does not stop the others.
+func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOutcome {
+	cs := chunks(items, r.c.opts.ChunkSize)
+	out := make([]chunkOutcome, len(cs))
+	workers := min(r.c.opts.ThreadCount, len(cs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				o := r.copyChunk(ctx, t, cs[i])
+				o.items = cs[i]
+				out[i] = o
+				if r.c.afterChunk != nil {
+					r.c.afterChunk()
+				}
+			}
+		}()
+	}
+	for i := range cs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, o := range out {
+		r.count(t.typ).peered.Add(int64(o.copied))
+		r.count(t.typ).stagesDeleted.Add(int64(o.stagesDeleted))
+		if o.err != nil {
+			r.fail(ctx, t.typ, fmt.Sprintf("copy %s chunk (first id %s)", t.typ, o.items[0].id), o.err)
+		}
+	}
+	return out
+}
+
+// execPlan is what a chunk writes for one execution.
+type execPlan struct {
+	id          string
+	writeRow    bool     // the execution row differs or is missing locally
+	staleStages []string // local stages the peer no longer has
+	stages      []string // peer stages missing or different locally
+}
+
+// copyChunk brings the local copies of ids in line with the peer. It reads the peer's
+// execution keys, stage keys and the bodies that differ from one consistent read-only snapshot
+// (execution rows before their stages, Orca PR #3467), then writes in one local transaction:
+// stale stages deleted, changed stages upserted, then the execution rows with partition set to
+// the peer id, and the compressed bodies beside each. Unchanged rows are not rewritten, so
+// re-copying active executions every pass costs only the key reads. A local row whose partition
+// is not the peer's (owned here, e.g. after a takeover) is never written; an id gone from the
+// peer (or no longer owned by it) is returned in gone and not touched here.
+func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOutcome {
+	var o chunkOutcome
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	peerID := r.p.ID
+	hasCompressed, err := r.peerHasCompressed(ctx)
+	if err != nil {
+		o.err = err
+		return o
+	}
+
+	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
+		return o
+	}
+	defer ptx.Rollback()
+	peerExec, err := fetchExecKeys(ctx, ptx, t.executions, ids, "")
+	if err != nil {
+		o.err = fmt.Errorf("peer %s: %w", peerID, err)
+		return o
+	}
+	var owned []string
+	for _, id := range ids {
+		if k, ok := peerExec[id]; ok && (!k.partition.Valid || k.partition.String == peerID) {
+			owned = append(owned, id)
+		}
+	}
+	peerStages, err := fetchStageKeys(ctx, ptx, t.stages, owned)
+	if err != nil {
+		o.err = fmt.Errorf("peer %s: %w", peerID, err)
+		return o
+	}
+	localExec, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
+	if err != nil {
+		o.err = fmt.Errorf("local: %w", err)
+		return o
+	}
+	localStages, err := fetchStageKeys(ctx, r.c.local.SQL(), t.stages, ids)
+	if err != nil {
+		o.err = fmt.Errorf("local: %w", err)
+		return o
+	}
+
+	var plans []execPlan
+	for _, id := range ids {
+		lk, inLocal := localExec[id]
+		if inLocal && (!lk.partition.Valid || lk.partition.String != peerID) {
+			continue // owned here (or by another peer): never written by this copier
+		}
+		if !slices.Contains(owned, id) {
+			if inLocal {
+				o.gone = append(o.gone, id)
+			}
+			continue
+		}
+		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, peerExec[id].updatedAt)}
+		have := map[string]key{}
+		for _, s := range localStages[id] {
+			have[s.id] = s
+		}
+		for _, s := range peerStages[id] {
+			if l, ok := have[s.id]; !ok || !sameVersion(l.updatedAt, s.updatedAt) {
+				p.stages = append(p.stages, s.id)
+			}
+			delete(have, s.id)
+		}
+		for sid := range have {
+			p.staleStages = append(p.staleStages, sid)
+		}
+		if p.writeRow || len(p.stages) > 0 || len(p.staleStages) > 0 {
+			plans = append(plans, p)
+		}
+	}
+	if len(plans) == 0 {
+		return o
+	}
+
+	// Bodies, from the same snapshot.
+	var rowIDs, stageIDs []string
+	for _, p := range plans {
+		if p.writeRow {
+			rowIDs = append(rowIDs, p.id)
+		}
+		stageIDs = append(stageIDs, p.stages...)
+	}
+	execRows, err := r.fetchByID(ctx, ptx, t.executions, t.execColumns, rowIDs)
+	if err != nil {
+		o.err = fmt.Errorf("peer %s: %w", peerID, err)
+		return o
+	}
+	stageRows, err := r.fetchByID(ctx, ptx, t.stages, t.stageColumns, stageIDs)
+	if err != nil {
+		o.err = fmt.Errorf("peer %s: %w", peerID, err)
+		return o
+	}
+	var execComp, stageComp []row
+	if hasCompressed {
+		if execComp, err = r.fetchByID(ctx, ptx, compressed(t.executions), compressedColumns, rowIDs); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		if stageComp, err = r.fetchByID(ctx, ptx, compressed(t.stages), compressedColumns, stageIDs); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+	}
+	_ = ptx.Rollback() // read-only: nothing to commit
+
+	for _, er := range execRows {
+		er[t.partitionColumn] = []byte(peerID)
+	}
+	err = r.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		o.copied, o.stagesDeleted, err = r.writeChunk(ctx, tx, t, plans, execRows, stageRows, execComp, stageComp)
+		return err
+	})
+	if err != nil {
+		o.copied, o.stagesDeleted = 0, 0
+		o.err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+	}
+	return o
+}
+
+// writeChunk applies a chunk's plans in the local transaction tx.
+func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []execPlan, execRows, stageRows, execComp, stageComp []row) (copied, stagesDeleted int, err error) {
+	ids := make([]string, len(plans))
+	for i, p := range plans {
+		ids[i] = p.id
+	}
+	// Lock the existing rows and re-check ownership under the lock: a takeover that committed
+	// since the plan was made wins.
+	locked, err := fetchExecKeys(ctx, tx, t.executions, ids, " FOR UPDATE")
+	if err != nil {
+		return 0, 0, err
+	}
+	keep := map[string]bool{}
+	var stale, keepStages, keepRows []string
+	for _, p := range plans {
+		if k, ok := locked[p.id]; ok && (!k.partition.Valid || k.partition.String != r.p.ID) {
+			continue
+		}
+		keep[p.id] = true
+		stale = append(stale, p.staleStages...)
+		keepStages = append(keepStages, p.stages...)
+		if p.writeRow {
+			keepRows = append(keepRows, p.id)
+		}
+	}
+	for _, piece := range chunks(stale, r.c.opts.ChunkSize) {
+		res, err := tx.ExecContext(ctx, "DELETE FROM "+t.stages+" WHERE id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		if err != nil {
+			return 0, 0, fmt.Errorf("delete stale stages: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		stagesDeleted += int(n)
+	}
+	stageRows = filterRows(stageRows, 2, keep) // execution_id is column 2 of a stage
+	if _, err := upsert(ctx, tx, t.stages, t.stageColumns, stageRows, r.c.budget); err != nil {
+		return 0, 0, err
+	}
+	if err := r.syncCompressed(ctx, tx, compressed(t.stages), keepStages, stageComp); err != nil {
+		return 0, 0, err
+	}
+	execRows = filterRows(execRows, 0, keep)
+	if _, err := upsert(ctx, tx, t.executions, t.execColumns, execRows, r.c.budget); err != nil {
+		return 0, 0, err
+	}
+	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, execComp); err != nil {
+		return 0, 0, err
+	}
+	return len(keep), stagesDeleted, nil
+}
+
+// syncCompressed makes the local compressed-body rows of ids equal the peer's rows: upserts
+// the peer's, deletes local ones the peer no longer has (the body is stored plainly again).
+func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, ids []string, peerRows []row) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	var rows []row
+	idSet := map[string]bool{}
+	for _, id := range ids {
+		idSet[id] = true
+	}
+	for _, pr := range peerRows {
+		id := string(pr[0].([]byte))
+		if idSet[id] {
+			want[id] = true
+			rows = append(rows, pr)
+		}
+	}
+	var drop []string
+	for _, id := range ids {
+		if !want[id] {
+			drop = append(drop, id)
+		}
+	}
+	for _, piece := range chunks(drop, 1000) {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")", anyStrings(piece)...); err != nil {
+			return fmt.Errorf("delete stale %s: %w", tbl, err)
+		}
+	}
+	_, err := upsert(ctx, tx, tbl, compressedColumns, rows, r.c.budget)
+	return err
+}
+
+// filterRows keeps rows whose column col (an id) is in keep.
+func filterRows(rows []row, col int, keep map[string]bool) []row {
+	out := rows[:0:0]
+	for _, rw := range rows {
+		if b, ok := rw[col].([]byte); ok && keep[string(b)] {
+			out = append(out, rw)
+		}
+	}
+	return out
+}
+
+// fetchByID reads the rows of tbl with the given ids, in pieces of ChunkSize ids.
+func (r *peerRun) fetchByID(ctx context.Context, q querier, tbl string, columns []string, ids []string) ([]row, error) {
+	var out []row
+	for _, piece := range chunks(ids, r.c.opts.ChunkSize) {
+		rows, err := fetchRows(ctx, q, len(columns), "SELECT "+cols(columns)+" FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", tbl, err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// writeTx runs fn in a local READ COMMITTED transaction fenced by the peer's lease, retrying
+// deadlocks and lock wait timeouts. READ COMMITTED takes no gap locks, so parallel chunks
+// inserting neighbouring ULIDs do not deadlock each other.
+func (r *peerRun) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = r.writeTxOnce(ctx, fn)
+		var me *mysql.MySQLError
+		if err == nil || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *peerRun) writeTxOnce(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := r.c.local.SQL().BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := r.fence(ctx, tx); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// errLeaseLost means another copier took over this peer's lease: stop writing.
+var errLeaseLost = errors.New("peer lease was taken over")
+
+// fence checks, under a shared lock on the lease row, that this copier still holds the peer's
+// lease with its token. Chunks share the lock and run in parallel; a takeover (an UPDATE of
+// the row) waits for them, and after it they fail here.
+func (r *peerRun) fence(ctx context.Context, tx *sql.Tx) error {
+	var holder string
+	var token uint64
+	err := tx.QueryRowContext(ctx, "SELECT holder, token FROM leases WHERE name = ? LOCK IN SHARE MODE", r.lease.Name).Scan(&holder, &token)
+	if err != nil {
+		return fmt.Errorf("check lease %s: %w", r.lease.Name, err)
+	}
+	if holder != r.lease.Holder || token != r.lease.Token {
+		return fmt.Errorf("lease %s (token %d, now %d held by %s): %w", r.lease.Name, r.lease.Token, token, holder, errLeaseLost)
+	}
+	return nil
+}
+
+// peerHasCompressed reports whether the peer has Orca's *_compressed_executions tables
+// (added in 2024; older Orca databases lack them).
+func (r *peerRun) peerHasCompressed(ctx context.Context) (bool, error) {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	if r.p.hasCompressed != nil {
+		return *r.p.hasCompressed, nil
+	}
+	var n int
+	err := r.p.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN
+		('pipelines_compressed_executions', 'pipeline_stages_compressed_executions', 'orchestrations_compressed_executions', 'orchestration_stages_compressed_executions')`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("peer %s: look for compressed-body tables: %w", r.p.ID, err)
+	}
+	has := n == 4
+	r.p.hasCompressed = &has
+	return has, nil
+}
+
+// deleteExecutions deletes local copies of the peer's executions (stages first, then the
+// rows; compressed bodies go by their ON DELETE CASCADE keys), in pieces of ChunkSize, each in
+// a fenced transaction. Only rows whose partition is the peer's are touched. It returns how
+// many executions were deleted.
+func (r *peerRun) deleteExecutions(ctx context.Context, t table, ids []string) (int, error) {
+	total := 0
+	for _, piece := range chunks(ids, r.c.opts.ChunkSize) {
+		n := 0
+		err := r.writeTx(ctx, func(tx *sql.Tx) error {
+			n = 0
+			args := append(anyStrings(piece), r.p.ID)
+			mine, err := fetchIDs(ctx, tx, "SELECT id FROM "+t.executions+" WHERE id IN ("+placeholders(len(piece))+") AND `partition` = ? FOR UPDATE", args...)
+			if err != nil {
+				return fmt.Errorf("lock %s copies: %w", t.typ, err)
+			}
+			if len(mine) == 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t.stages+" WHERE execution_id IN ("+placeholders(len(mine))+")", anyStrings(mine)...); err != nil {
+				return fmt.Errorf("delete %s stages: %w", t.typ, err)
+			}
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+t.executions+" WHERE id IN ("+placeholders(len(mine))+") AND `partition` = ?", append(anyStrings(mine), r.p.ID)...)
+			if err != nil {
+				return fmt.Errorf("delete %s copies: %w", t.typ, err)
+			}
+			c, _ := res.RowsAffected()
+			n = int(c)
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,219 @@
+package peering
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// querier is what reads need: a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// execer is what writes need: a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// row is one table row as raw column bytes, exactly as the server returned them (nil is NULL),
+// so bodies, the BIT(1) canceled column and every other value are written back byte-identical.
+type row []any
+
+// fetchRows runs query and returns every row as raw bytes.
+func fetchRows(ctx context.Context, q querier, ncols int, query string, args ...any) ([]row, error) {
+	rs, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		vals := make([][]byte, ncols)
+		dest := make([]any, ncols)
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rs.Scan(dest...); err != nil {
+			return nil, err
+		}
+		r := make(row, ncols)
+		for i, v := range vals {
+			r[i] = v // []byte(nil) is written back as NULL, []byte{} as ''
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}
+
+// key is an execution's or a stage's identity and version.
+type key struct {
+	id        string
+	parent    string // a stage's execution_id
+	updatedAt sql.NullInt64
+	partition sql.NullString
+}
+
+func sameVersion(a, b sql.NullInt64) bool { return a.Valid == b.Valid && a.Int64 == b.Int64 }
+
+// fetchKeys reads (id, updated_at, partition) rows of an execution table for ids.
+func fetchExecKeys(ctx context.Context, q querier, tbl string, ids []string, extra string, args ...any) (map[string]key, error) {
+	out := make(map[string]key, len(ids))
+	for _, piece := range chunks(ids, 1000) {
+		a := append(anyStrings(piece), args...)
+		rs, err := q.QueryContext(ctx, "SELECT id, updated_at, `partition` FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")"+extra, a...)
+		if err != nil {
+			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
+		}
+		for rs.Next() {
+			var k key
+			if err := rs.Scan(&k.id, &k.updatedAt, &k.partition); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read %s keys: %w", tbl, err)
+			}
+			out[k.id] = k
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
+		}
+	}
+	return out, nil
+}
+
+// fetchStageKeys reads (id, execution_id, updated_at) of the stages of executions, by parent.
+func fetchStageKeys(ctx context.Context, q querier, tbl string, execIDs []string) (map[string][]key, error) {
+	out := map[string][]key{}
+	for _, piece := range chunks(execIDs, 1000) {
+		rs, err := q.QueryContext(ctx, "SELECT id, execution_id, updated_at FROM "+tbl+" WHERE execution_id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		if err != nil {
+			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
+		}
+		for rs.Next() {
+			var k key
+			if err := rs.Scan(&k.id, &k.parent, &k.updatedAt); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read %s keys: %w", tbl, err)
+			}
+			out[k.parent] = append(out[k.parent], k)
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
+		}
+	}
+	return out, nil
+}
+
+// fetchIDs runs a query returning one string column.
+func fetchIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rs, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rs.Err()
+}
+
+// packetOverhead is what Orca (and gh-ost) keep free below max_allowed_packet for the
+// statement's framing.
+const packetOverhead = 8 << 10
+
+// upsert writes rows into tbl with multi-row INSERT ... ON DUPLICATE KEY UPDATE of every
+// column (never REPLACE, which would delete and cascade to the compressed-body tables). Rows
+// are packed into statements whose interpolated size stays under budget bytes; a single row
+// over the budget is an error naming the table and row.
+func upsert(ctx context.Context, x execer, tbl string, columns []string, rows []row, budget int) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	head := "INSERT INTO " + tbl + " (" + cols(columns) + ") VALUES "
+	var upd strings.Builder
+	upd.WriteString(" ON DUPLICATE KEY UPDATE ")
+	first := true
+	for _, c := range columns {
+		if c == "id" {
+			continue
+		}
+		if !first {
+			upd.WriteString(", ")
+		}
+		first = false
+		upd.WriteString(c + " = VALUES(" + c + ")")
+	}
+	tail := upd.String()
+	tuple := "(" + placeholders(len(columns)) + ")"
+	fixed := len(head) + len(tail)
+	maxRows := 65535 / len(columns) // the placeholder limit of a prepared statement
+	written := 0
+	var batch []any
+	n, size := 0, fixed
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		q := head + strings.TrimSuffix(strings.Repeat(tuple+",", n), ",") + tail
+		if _, err := x.ExecContext(ctx, q, batch...); err != nil {
+			return fmt.Errorf("upsert %d rows into %s: %w", n, tbl, err)
+		}
+		written += n
+		batch, n, size = batch[:0], 0, fixed
+		return nil
+	}
+	for _, r := range rows {
+		rs := rowSize(r)
+		if fixed+rs > budget {
+			return written, fmt.Errorf("row %s of %s is %d bytes, over the %d-byte statement budget (max_allowed_packet - 8 KiB)", r[0], tbl, rs, budget)
+		}
+		if size+rs > budget || n == maxRows {
+			if err := flush(); err != nil {
+				return written, err
+			}
+		}
+		batch = append(batch, r...)
+		n++
+		size += rs
+	}
+	return written, flush()
+}
+
+// rowSize bounds a row's size in an interpolated statement: each value is written as
+// _binary'...' with the escaped bytes, plus separators.
+func rowSize(r row) int {
+	s := 3
+	for _, v := range r {
+		switch b := v.(type) {
+		case []byte:
+			s += 12 + escapedLen(b)
+		case string:
+			s += 12 + escapedLen([]byte(b))
+		default:
+			s += 24
+		}
+	}
+	return s
+}
+
+// escapedLen is the length of b after MySQL string escaping (go-sql-driver escapes NUL, \n,
+// \r, \\, ', " and \x1a with a backslash).
+func escapedLen(b []byte) int {
+	n := len(b)
+	for _, c := range b {
+		switch c {
+		case 0, '\n', '\r', '\\', '\'', '"', 0x1a:
+			n++
+		}
+	}
+	return n
+}

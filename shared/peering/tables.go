@@ -1,0 +1,85 @@
+package peering
+
+import (
+	"strings"
+)
+
+// ExecutionType is an Orca execution type, spelled as Orca's deleted_executions ENUM and
+// metric tags spell it.
+type ExecutionType string
+
+// The execution types, in the order a pass copies them.
+const (
+	Pipeline      ExecutionType = "pipeline"
+	Orchestration ExecutionType = "orchestration"
+)
+
+var executionTypes = []ExecutionType{Pipeline, Orchestration}
+
+// table describes one execution type's tables with an explicit column list (Orca's schema after
+// its whole changelog), so a schema difference at a peer fails with a clear error instead of
+// silently copying whatever SELECT * returns.
+type table struct {
+	typ             ExecutionType
+	executions      string
+	stages          string
+	execColumns     []string // partitionCol is among them
+	stageColumns    []string
+	partitionColumn int // index of `partition` in execColumns
+}
+
+var pipelineColumns = []string{"id", "legacy_id", "`partition`", "config_id", "application", "status",
+	"build_time", "start_time", "updated_at", "canceled", "body"}
+var orchestrationColumns = []string{"id", "legacy_id", "`partition`", "status", "application",
+	"build_time", "start_time", "updated_at", "canceled", "body"}
+var stageColumns = []string{"id", "legacy_id", "execution_id", "status", "updated_at", "body"}
+
+var tables = map[ExecutionType]table{
+	Pipeline: {typ: Pipeline, executions: "pipelines", stages: "pipeline_stages",
+		execColumns: pipelineColumns, stageColumns: stageColumns, partitionColumn: 2},
+	Orchestration: {typ: Orchestration, executions: "orchestrations", stages: "orchestration_stages",
+		execColumns: orchestrationColumns, stageColumns: stageColumns, partitionColumn: 2},
+}
+
+// compressed returns the name of the compressed-body table of a main table (Orca 20201214).
+func compressed(t string) string { return t + "_compressed_executions" }
+
+var compressedColumns = []string{"id", "compressed_body", "compression_type"}
+
+// The status sets of Orca's ExecutionStatus. Queries use IN (...) lists, never NOT IN, so the
+// status indexes are used (Orca PR #3523).
+const (
+	completedStatuses = "'CANCELED','SUCCEEDED','STOPPED','SKIPPED','TERMINAL','FAILED_CONTINUE'"
+	activeStatuses    = "'NOT_STARTED','RUNNING','PAUSED','SUSPENDED','REDIRECT','BUFFERED'"
+)
+
+func cols(c []string) string { return strings.Join(c, ", ") }
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func anyStrings(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+// chunks splits ids into lists of at most n, keeping the order.
+func chunks[T any](ids []T, n int) [][]T {
+	var out [][]T
+	for len(ids) > n {
+		out = append(out, ids[:n:n])
+		ids = ids[n:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}
