@@ -38,7 +38,9 @@ type env struct {
 	emf  *bytes.Buffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) *env {
 	e := &env{db: storetest.New(t), s3: s3test.New(t), logs: &bytes.Buffer{}, emf: &bytes.Buffer{}}
 	e.objs = logstore.New(e.s3.Client, e.s3.Bucket, layout)
 	return e
@@ -49,7 +51,9 @@ func (e *env) syncer(holder string) *discovery.Syncer {
 	return discovery.NewSyncer(e.db, executions.NewLog(e.db.SQL(), "test"), metrics.New(e.emf), log, holder)
 }
 
-func (e *env) put(t *testing.T, svcs ...string) {
+func (e *env) put(t *testing.T, svcs ...string) { e.putTB(t, svcs...) }
+
+func (e *env) putTB(t testing.TB, svcs ...string) {
 	for _, s := range svcs {
 		e.s3.Put(t, layout.MinutePrefix(s, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))+"part-0.gz.parquet")
 	}
