@@ -49,6 +49,9 @@ type Spark struct {
 	MaxWorkerCount          int `yaml:"maxWorkerCount"`
 	// DryRun records scaling decisions without applying them.
 	DryRun bool `yaml:"dryRun"`
+	// StageHistoryRetentionHours is how long stage-history reports are kept (Logwise's lost
+	// purge event kept 6 hours).
+	StageHistoryRetentionHours int `yaml:"stageHistoryRetentionHours"`
 
 	Cluster Cluster `yaml:"cluster"`
 	Monitor Monitor `yaml:"monitor"`
@@ -128,6 +131,7 @@ func (s *Spark) setDefaults() {
 	defInt(&s.PerCoreLogsProcess, 500000)
 	defInt(&s.MinWorkerCount, 2)
 	defInt(&s.MaxWorkerCount, 10)
+	defInt(&s.StageHistoryRetentionHours, 6)
 	if len(s.MasterHosts) == 0 && s.SparkMasterHost != "" {
 		s.MasterHosts = []string{s.SparkMasterHost}
 	}
@@ -155,6 +159,7 @@ func (s *Spark) validate(v *validator, p string) {
 		v.add(p+".maxWorkerCount", "must be at least minWorkerCount (%d), got %d", s.MinWorkerCount, s.MaxWorkerCount)
 	}
 	v.regexp(p+".subscribePattern", s.SubscribePattern)
+	v.positive(p+".stageHistoryRetentionHours", s.StageHistoryRetentionHours)
 	v.oneOf(p+".cluster.clusterType", s.Cluster.ClusterType, "", "asg", "kubernetes", "docker")
 	if s.Cluster.ClusterType == "asg" {
 		v.required(p+".cluster.asg.aws.name", s.Cluster.ASG.AWS.Name)

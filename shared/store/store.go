@@ -123,11 +123,24 @@ type DB struct {
 
 // Open connects, sizes the pool for Lambda and pings. It does not migrate.
 func Open(ctx context.Context, c Config) (*DB, error) {
-	conn, err := mysql.NewConnector(c.mysqlConfig())
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", c, err)
+	return OpenWith(ctx, c, nil)
+}
+
+// OpenWith is Open with a custom pool opener (a tracing driver wrapper); nil uses the driver.
+func OpenWith(ctx context.Context, c Config, open func(dsn string) (*sql.DB, error)) (*DB, error) {
+	var db *sql.DB
+	if open != nil {
+		var err error
+		if db, err = open(c.DSN()); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", c, redactErr(err, c.Password))
+		}
+	} else {
+		conn, err := mysql.NewConnector(c.mysqlConfig())
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", c, redactErr(err, c.Password))
+		}
+		db = sql.OpenDB(conn)
 	}
-	db := sql.OpenDB(conn)
 	n := c.MaxOpenConns
 	if n <= 0 {
 		n = 4

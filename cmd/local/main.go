@@ -1,0 +1,105 @@
+// Command local runs the whole control plane in one process on this machine, with no AWS
+// account: the API on 127.0.0.1:8080 and every scheduled function on its schedule, against
+// embedded defaults (an embedded MySQL-compatible database unless -mysql-dsn is given, an
+// in-process S3, the in-process Spark master and Kafka) and a demo tenant whose simulated
+// pipeline keeps writing log partitions.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/logwise/controlplane/shared/setup"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "API listen address")
+	dsn := flag.String("mysql-dsn", "", "use this MySQL/MariaDB (user:pass@tcp(host:3306)/db) instead of the embedded database")
+	configFile := flag.String("config", "", "use this configuration file instead of the demo tenant (its endpoints must be reachable)")
+	tick := flag.Duration("tick", time.Minute, "how often the scheduled functions run (their EventBridge rate)")
+	flag.Parse()
+
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log, options{addr: *addr, dsn: *dsn, configFile: *configFile, tick: *tick}); err != nil {
+		log.Error("local runner failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	addr, dsn, configFile string
+	tick                  time.Duration
+}
+
+func run(ctx context.Context, log *slog.Logger, o options) error {
+	os.Setenv("AWS_XRAY_SDK_DISABLED", "true")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		os.Setenv("AWS_ACCESS_KEY_ID", "local")
+		os.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	}
+	sys, err := startSystem(ctx, log, o)
+	if err != nil {
+		return err
+	}
+	defer sys.close()
+
+	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log})
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	app, err := setup.NewApp(env)
+	if err != nil {
+		return fmt.Errorf("wire: %w", err)
+	}
+	srv := &http.Server{Addr: o.addr, Handler: app.API.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("control plane running", "api", "http://"+o.addr, "tenant", sys.config.Tenants[0].Name,
+		"jobs", app.Jobs(), "tick", o.tick.String(), "database", sys.dbDescription)
+
+	for _, job := range app.Jobs() {
+		go schedule(ctx, log, app, job, o.tick)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("API server: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// schedule runs job now and then every tick, as EventBridge would.
+func schedule(ctx context.Context, log *slog.Logger, app *setup.App, job string, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		jctx, cancel := context.WithTimeout(ctx, tick+30*time.Second)
+		sum, err := app.RunJob(jctx, job)
+		cancel()
+		if err != nil {
+			log.Warn("scheduled run failed", "job", job, "error", err.Error())
+		} else {
+			log.Info("scheduled run", "job", job, "results", sum.Results)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package kafka
+
+import (
+	"context"
+	"regexp"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/logwise/controlplane/shared/fault"
+)
+
+// Health is what the pipeline-health check reports of Kafka.
+type Health struct {
+	Brokers int      `json:"brokers"`
+	Topics  []string `json:"topics"` // topics fully matching the subscribe pattern
+}
+
+// SubscribeMatcher compiles a subscribe pattern for a full match, as Java's String.matches.
+func SubscribeMatcher(pattern string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "subscribe pattern %q", pattern)
+	}
+	return re, nil
+}
+
+// CheckHealth asks the brokers for metadata and lists the topics matching pattern.
+func CheckHealth(ctx context.Context, adm *kadm.Client, pattern string) (Health, error) {
+	re, err := SubscribeMatcher(pattern)
+	if err != nil {
+		return Health{}, err
+	}
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		return Health{}, fault.Wrap(fault.Unavailable, err, "Kafka metadata")
+	}
+	h := Health{Brokers: len(md.Brokers), Topics: []string{}}
+	for name, td := range md.Topics {
+		if td.Err == nil && !td.IsInternal && re.MatchString(name) {
+			h.Topics = append(h.Topics, name)
+		}
+	}
+	slices.Sort(h.Topics)
+	if h.Brokers == 0 {
+		return h, fault.New(fault.Unavailable, "Kafka answered metadata with no brokers")
+	}
+	return h, nil
+}

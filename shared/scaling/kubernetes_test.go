@@ -1,0 +1,404 @@
+package scaling
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/logwise/controlplane/shared/fault"
+)
+
+// pod is a Spark worker pod of the fake Deployment.
+type pod struct {
+	name, ip string
+	cost     string // pod-deletion-cost annotation
+}
+
+// fakeAPIServer is a Kubernetes API server with one Deployment's scale subresource and pods,
+// and per-token RBAC ("verb resource"). Like a ReplicaSet, lowering replicas removes the pods
+// with the lowest pod-deletion-cost first, and among equals the oldest (first) pod.
+type fakeAPIServer struct {
+	mu       sync.Mutex
+	replicas map[string]int             // "ns/name" → spec.replicas of other deployments
+	pods     []pod                      // the pods of logwise/spark-worker
+	verbs    map[string]map[string]bool // token → allowed "verb resource"
+	patches  int
+	nextPod  int
+}
+
+func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fail := func(code int, reason, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":%q,"reason":%q,"code":%d}`, msg, reason, code)
+	}
+	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	allowed, ok := f.verbs[token]
+	if !ok {
+		fail(401, "Unauthorized", "Unauthorized")
+		return
+	}
+	verb := map[string]string{"GET": "get", "PATCH": "patch", "PUT": "update"}[r.Method]
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	var resource, ns, name string
+	switch {
+	case len(parts) == 8 && parts[0] == "apis" && parts[1] == "apps" && parts[2] == "v1" && parts[3] == "namespaces" && parts[5] == "deployments" && parts[7] == "scale":
+		resource, ns, name = "deployments/scale", parts[4], parts[6]
+	case len(parts) == 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" && parts[4] == "pods":
+		resource, ns, verb = "pods", parts[3], "list"
+	case len(parts) == 6 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" && parts[4] == "pods":
+		resource, ns, name = "pods", parts[3], parts[5]
+	default:
+		fail(404, "NotFound", "the server could not find the requested resource")
+		return
+	}
+	if !allowed[verb+" "+resource] {
+		fail(403, "Forbidden", fmt.Sprintf(`User "system:serviceaccount:x:y" cannot %s resource %q in the namespace %q`, verb, resource, ns))
+		return
+	}
+	readPatch := func(into any) bool {
+		if ct := r.Header.Get("Content-Type"); ct != "application/merge-patch+json" {
+			fail(415, "UnsupportedMediaType", "bad content type "+ct)
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, into); err != nil {
+			fail(422, "Invalid", string(body))
+			return false
+		}
+		return true
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case resource == "pods" && verb == "list":
+		if ns != "logwise" || r.URL.Query().Get("labelSelector") != "app=spark-worker" {
+			fmt.Fprint(w, `{"kind":"PodList","items":[]}`)
+			return
+		}
+		var items []string
+		for _, p := range f.pods {
+			ann := "{}"
+			if p.cost != "" {
+				ann = fmt.Sprintf(`{%q:%q}`, deletionCostAnnotation, p.cost)
+			}
+			items = append(items, fmt.Sprintf(`{"metadata":{"name":%q,"labels":{"app":"spark-worker"},"annotations":%s},"status":{"phase":"Running","podIP":%q}}`, p.name, ann, p.ip))
+		}
+		fmt.Fprintf(w, `{"kind":"PodList","apiVersion":"v1","items":[%s]}`, strings.Join(items, ","))
+	case resource == "pods":
+		var patch struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		if !readPatch(&patch) {
+			return
+		}
+		for i := range f.pods {
+			if ns == "logwise" && f.pods[i].name == name {
+				f.pods[i].cost = patch.Metadata.Annotations[deletionCostAnnotation]
+				fmt.Fprintf(w, `{"kind":"Pod","metadata":{"name":%q}}`, name)
+				return
+			}
+		}
+		fail(404, "NotFound", fmt.Sprintf(`pods %q not found`, name))
+	default:
+		key := ns + "/" + name
+		n, ok := f.replicas[key]
+		if key == "logwise/spark-worker" {
+			n, ok = len(f.pods), true
+		}
+		if !ok {
+			fail(404, "NotFound", fmt.Sprintf(`deployments.apps "%s" not found`, name))
+			return
+		}
+		if r.Method == http.MethodPatch {
+			var p struct {
+				Spec struct {
+					Replicas *int `json:"replicas"`
+				} `json:"spec"`
+			}
+			if !readPatch(&p) {
+				return
+			}
+			if p.Spec.Replicas == nil {
+				fail(422, "Invalid", "spec.replicas missing")
+				return
+			}
+			n = *p.Spec.Replicas
+			f.patches++
+			if key == "logwise/spark-worker" {
+				f.resize(n)
+			} else {
+				f.replicas[key] = n
+			}
+		}
+		fmt.Fprintf(w, `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":%q,"namespace":%q,"resourceVersion":"1"},"spec":{"replicas":%d},"status":{"replicas":%d,"selector":"app=spark-worker"}}`, name, ns, n, n)
+	}
+}
+
+// resize adds pods, or removes the cheapest to delete (oldest first among equals).
+func (f *fakeAPIServer) resize(n int) {
+	for len(f.pods) < n {
+		f.nextPod++
+		f.pods = append(f.pods, pod{name: fmt.Sprintf("spark-worker-%d", f.nextPod), ip: fmt.Sprintf("10.1.0.%d", f.nextPod)})
+	}
+	for len(f.pods) > n {
+		victim := 0
+		for i, p := range f.pods {
+			if cost(p) < cost(f.pods[victim]) {
+				victim = i
+			}
+		}
+		f.pods = slices.Delete(f.pods, victim, victim+1)
+	}
+}
+
+func cost(p pod) int {
+	n, _ := strconv.Atoi(p.cost)
+	return n
+}
+
+func (f *fakeAPIServer) podNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, p := range f.pods {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+func startAPIServer(t *testing.T) (*fakeAPIServer, *httptest.Server, []byte) {
+	t.Helper()
+	all := map[string]bool{"get deployments/scale": true, "patch deployments/scale": true, "update deployments/scale": true, "list pods": true, "patch pods": true}
+	f := &fakeAPIServer{replicas: map[string]int{},
+		verbs: map[string]map[string]bool{
+			"good":       all,
+			"readonly":   {"get deployments/scale": true},
+			"scale-only": {"get deployments/scale": true, "patch deployments/scale": true},
+		}}
+	f.resize(3)
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-certificate case logs a handshake error
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return f, srv, ca
+}
+
+// TestKubernetesDownscaleKeepsTheDriverPod: the driver runs on the oldest pod, which a
+// ReplicaSet would remove first; the actuator protects it with a pod-deletion-cost.
+func TestKubernetesDownscaleKeepsTheDriverPod(t *testing.T) {
+	f, srv, ca := startAPIServer(t)
+	ctx := context.Background()
+	k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
+	if err := k.Resize(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	// Spark workers on pods 1..6 (by pod IP); the driver is on spark-worker-1's worker.
+	c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}}}
+	for i := 1; i <= 6; i++ {
+		c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: fmt.Sprintf("10.1.0.%d", i), State: "ALIVE"})
+	}
+	a, err := k.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 4}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(f.podNames()); got != "[spark-worker-1 spark-worker-4 spark-worker-5 spark-worker-6]" || a.Target != 4 || !strings.Contains(a.Note, "spark-worker-1") {
+		t.Errorf("pods after 6 → 4: %s (note %q); want the driver's spark-worker-1 kept", got, a.Note)
+	}
+	// Without permission to annotate pods, no downscale is made.
+	k2, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("scale-only")})
+	_, err = k2.Apply(ctx, Decision{Action: Downscale, From: 4, Target: 3}, c)
+	if !fault.Is(err, fault.Forbidden) || !strings.Contains(err.Error(), `verb "list" on resource "pods"`) || len(f.podNames()) != 4 {
+		t.Errorf("scale-only token: %v, %d pods; want Forbidden naming list pods and 4 pods left", err, len(f.podNames()))
+	}
+	// An upscale needs no pod permissions.
+	if _, err := k2.Apply(ctx, Decision{Action: Upscale, From: 4, Target: 5}, c); err != nil || len(f.podNames()) != 5 {
+		t.Errorf("upscale with scale-only token: %v, %d pods", err, len(f.podNames()))
+	}
+}
+
+func TestKubernetesResizeAuthModes(t *testing.T) {
+	f, srv, ca := startAPIServer(t)
+	dir := t.TempDir()
+	caFile, tokenFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
+	os.WriteFile(caFile, ca, 0o600)
+	os.WriteFile(tokenFile, []byte("good\n"), 0o600)
+	kubeconfig := filepath.Join(dir, "config")
+	os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+current-context: prod
+contexts:
+- name: other
+  context: {cluster: nowhere, user: nobody}
+- name: prod
+  context: {cluster: c1, user: u1}
+clusters:
+- name: c1
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+users:
+- name: u1
+  user:
+    token: good
+`, srv.URL, base64.StdEncoding.EncodeToString(ca))), 0o600)
+
+	inCluster, err := InCluster("logwise", "spark-worker", srv.URL, caFile, tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromKubeconfig, err := FromKubeconfig(kubeconfig, "logwise", "spark-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]KubernetesTarget{"service account token file": inCluster, "kubeconfig token": fromKubeconfig} {
+		t.Run(name, func(t *testing.T) {
+			k, err := NewKubernetes(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for _, step := range []struct {
+				target, wantReplicas, wantPatches int
+			}{{10, 10, 1}, {10, 10, 0}, {5, 5, 1}, {0, 0, 1}, {3, 3, 1}} {
+				f.mu.Lock()
+				f.patches = 0
+				f.mu.Unlock()
+				if err := k.Resize(ctx, step.target); err != nil {
+					t.Fatalf("resize to %d: %v", step.target, err)
+				}
+				got, err := k.Replicas(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.mu.Lock()
+				patches := f.patches
+				f.mu.Unlock()
+				if got != step.wantReplicas || patches != step.wantPatches {
+					t.Errorf("resize to %d: replicas %d patches %d, want %d and %d", step.target, got, patches, step.wantReplicas, step.wantPatches)
+				}
+			}
+		})
+	}
+}
+
+func TestKubernetesErrorsNameWhatIsMissing(t *testing.T) {
+	_, srv, ca := startAPIServer(t)
+	tests := []struct {
+		name       string
+		deployment string
+		token      string
+		wantKind   fault.Kind
+		wantText   []string
+	}{
+		{"RBAC denies patch", "spark-worker", "readonly", fault.Forbidden, []string{`verb "patch" on resource "deployments/scale" (apiGroup apps) in namespace logwise`}},
+		{"deployment missing", "spark-wrker", "good", fault.NotFound, []string{`deployment "spark-wrker" not found in namespace "logwise"`}},
+		{"bad token", "spark-worker", "expired", fault.Unauthorized, []string{"rejected the credentials"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: tc.deployment, Server: srv.URL, CAPEM: ca, Token: StaticToken(tc.token)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = k.Resize(context.Background(), 7)
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Kind != tc.wantKind {
+				t.Fatalf("got %v, want kind %v", err, tc.wantKind)
+			}
+			for _, s := range tc.wantText {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+		})
+	}
+	// A server whose certificate is not signed by the configured CA is refused.
+	k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, Token: StaticToken("good")})
+	if err := k.Resize(context.Background(), 4); err == nil {
+		t.Error("resize against an untrusted certificate succeeded")
+	}
+}
+
+func TestEKSTokenShape(t *testing.T) {
+	cfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRETEXAMPLE", "SESSIONTOKEN")}
+	src := NewEKSToken(cfg, "spark-eks")
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	src.now = func() time.Time { return now }
+	tok, err := src.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok, "k8s-aws-v1.") {
+		t.Fatalf("token %q lacks the k8s-aws-v1. prefix", tok)
+	}
+	enc := strings.TrimPrefix(tok, "k8s-aws-v1.")
+	if strings.ContainsAny(enc, "=+/") {
+		t.Errorf("token is not unpadded base64url: %q", enc)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	checks := []struct{ what, got, want string }{
+		{"scheme", u.Scheme, "https"},
+		{"host", u.Host, "sts.eu-west-1.amazonaws.com"},
+		{"Action", q.Get("Action"), "GetCallerIdentity"},
+		{"Version", q.Get("Version"), "2011-06-15"},
+		{"X-Amz-Expires", q.Get("X-Amz-Expires"), "60"},
+		{"X-Amz-Algorithm", q.Get("X-Amz-Algorithm"), "AWS4-HMAC-SHA256"},
+		{"X-Amz-Security-Token", q.Get("X-Amz-Security-Token"), "SESSIONTOKEN"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q (url %s)", c.what, c.got, c.want, u)
+		}
+	}
+	if sh := q.Get("X-Amz-SignedHeaders"); !strings.Contains(sh, "x-k8s-aws-id") || !strings.Contains(sh, "host") {
+		t.Errorf("X-Amz-SignedHeaders = %q, want host and x-k8s-aws-id", sh)
+	}
+	if q.Get("X-Amz-Signature") == "" || !strings.HasPrefix(q.Get("X-Amz-Credential"), "AKIDEXAMPLE/20261122/eu-west-1/sts/aws4_request") {
+		t.Errorf("signature or credential scope wrong: %s", u.RawQuery)
+	}
+	if strings.Contains(tok, "SECRETEXAMPLE") || strings.Contains(string(raw), "SECRETEXAMPLE") {
+		t.Error("the secret key leaked into the token")
+	}
+	// Reused within its lifetime, re-minted after 14 minutes.
+	again, _ := src.Token(context.Background())
+	firstExpiry := src.expires
+	now = now.Add(15 * time.Minute)
+	if _, err := src.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if again != tok || !src.expires.Equal(now.Add(14*time.Minute)) || !firstExpiry.Equal(now.Add(-time.Minute)) {
+		t.Errorf("token caching: reuse %v, expiry %s then %s", again == tok, firstExpiry, src.expires)
+	}
+}

@@ -1,0 +1,88 @@
+package setup
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/logwise/controlplane/shared/httpapi"
+	"github.com/logwise/controlplane/shared/reconcile"
+)
+
+// App is the wired control plane: the API server and the scheduled jobs, built from one Env.
+// Every function's main.go and the local runner build the same App, so the API and the
+// schedules call the same logic.
+type App struct {
+	Env  *Env
+	API  *httpapi.Server
+	deps httpapi.Deps
+	jobs map[string]Job
+}
+
+// Job is a scheduled reconciler: Run is called once per key under the lease "<name>/<key>".
+type Job struct {
+	Keys func() []string
+	// TTL is the lease duration; it must exceed one key's run (it is renewed meanwhile).
+	TTL time.Duration
+	Run reconcile.Job
+}
+
+// NewApp wires every domain into the API and the job table.
+func NewApp(env *Env) (*App, error) {
+	a := &App{Env: env, jobs: map[string]Job{}, deps: httpapi.Deps{Health: env.Store}}
+	for _, wire := range wirings {
+		if err := wire(a); err != nil {
+			return nil, err
+		}
+	}
+	a.API = httpapi.New(env.Config, env.Log, a.deps)
+	return a, nil
+}
+
+// wirings are the domains' wiring functions, one per file (wire_*.go).
+var wirings []func(*App) error
+
+// MustApp loads the environment and wires the app, or exits.
+func MustApp(ctx context.Context, name string) *App {
+	env := MustLoad(ctx, name)
+	app, err := NewApp(env)
+	if err != nil {
+		Fatal(env.Log, "wire "+name, err)
+	}
+	return app
+}
+
+// Jobs lists the registered scheduled jobs.
+func (a *App) Jobs() []string {
+	var out []string
+	for name := range a.jobs {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// RunJob runs the named job for every key now.
+func (a *App) RunJob(ctx context.Context, name string) (reconcile.Summary, error) {
+	j, ok := a.jobs[name]
+	if !ok {
+		return reconcile.Summary{}, fmt.Errorf("no job %q is wired in this deployment", name)
+	}
+	r := &reconcile.Runner{Leases: a.Env.Store, Log: a.Env.Log, Holder: a.Env.Holder, TTL: j.TTL}
+	return r.Run(ctx, name, j.Keys(), j.Run)
+}
+
+// Scheduled returns the Lambda handler of a job triggered by an EventBridge schedule.
+func (a *App) Scheduled(name string) func(context.Context, events.EventBridgeEvent) (reconcile.Summary, error) {
+	if _, ok := a.jobs[name]; !ok {
+		Fatal(a.Env.Log, "wire "+name, fmt.Errorf("no job %q is wired", name))
+	}
+	return func(ctx context.Context, ev events.EventBridgeEvent) (reconcile.Summary, error) {
+		sum, err := a.RunJob(ctx, name)
+		a.Env.Log.InfoContext(ctx, "scheduled run", "job", name, "event", ev.ID, "keys", len(sum.Results), "failed", sum.Failed())
+		return sum, err
+	}
+}

@@ -1,0 +1,466 @@
+package supervisor
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/logwise/controlplane/shared/config"
+	"github.com/logwise/controlplane/shared/executions"
+	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/spark"
+	"github.com/logwise/controlplane/shared/store"
+)
+
+// Replay phases: first restart from StartingOffsetsTimestamp, then (at
+// ResumeToSubscribePatternTimestamp) restart on the subscribe pattern.
+const (
+	PhaseTimestamp = "TIMESTAMP"
+	PhaseResume    = "RESUME"
+	PhaseDone      = "DONE"
+)
+
+// Replay steps inside a phase. Each is recorded before it is acted on, so that a crash
+// resumes at the right step: KILLING is repeated until no driver is alive; CLEANING is only
+// entered after KILLING and left for SUBMITTING once the state is verified gone, so the
+// checkpoint of the new driver is never deleted; SUBMITTING first re-reads the master and
+// does not submit again if a driver is alive.
+const (
+	StepWaiting    = "WAITING"
+	StepKilling    = "KILLING"
+	StepCleaning   = "CLEANING"
+	StepSubmitting = "SUBMITTING"
+)
+
+// Replay actions in a Result.
+const (
+	ReplayKilling Action = "REPLAY_KILLING" // kill requested; waiting for the driver to stop
+	ReplaySubmit  Action = "REPLAY_SUBMIT"  // state cleaned and the job submitted for a phase
+)
+
+// ReplayRequest is what an operator asks for (epoch milliseconds).
+type ReplayRequest struct {
+	StartingOffsetsTimestamp          int64 `json:"startingOffsetsTimestamp"`
+	ResumeToSubscribePatternTimestamp int64 `json:"resumeToSubscribePatternTimestamp"`
+	ApprovalRequired                  bool  `json:"approvalRequired"`
+}
+
+// Replay is one row of spark_submit_status.
+type Replay struct {
+	ID                                int64      `json:"id"`
+	Tenant                            string     `json:"tenant"`
+	StartingOffsetsTimestamp          int64      `json:"startingOffsetsTimestamp"`
+	ResumeToSubscribePatternTimestamp int64      `json:"resumeToSubscribePatternTimestamp"`
+	SubmittedForOffsetsTimestamp      bool       `json:"isSubmittedForOffsetsTimestamp"`
+	ResumedToSubscribePattern         bool       `json:"isResumedToSubscribePattern"`
+	ApprovalRequired                  bool       `json:"approvalRequired"`
+	ApprovedBy                        string     `json:"approvedBy,omitempty"`
+	ApprovedAt                        *time.Time `json:"approvedAt,omitempty"`
+	CreatedBy                         string     `json:"createdBy,omitempty"`
+	CanceledBy                        string     `json:"canceledBy,omitempty"`
+	CanceledAt                        *time.Time `json:"canceledAt,omitempty"`
+	Phase                             string     `json:"phase"`
+	Step                              string     `json:"step"`
+	CleanedPhases                     []string   `json:"cleanedPhases"`
+	LastSubmissionID                  string     `json:"lastSubmissionId,omitempty"`
+	LastError                         string     `json:"lastError,omitempty"`
+}
+
+// open reports whether the replay still has work to do.
+func (r *Replay) open() bool { return r.Phase != PhaseDone && r.CanceledAt == nil }
+
+// dueAt is when the current phase starts.
+func (r *Replay) dueAt() time.Time {
+	if r.Phase == PhaseResume {
+		return time.UnixMilli(r.ResumeToSubscribePatternTimestamp)
+	}
+	return time.UnixMilli(r.StartingOffsetsTimestamp)
+}
+
+// phaseTimestamp is the kafka.startingOffsetsTimestamp of the phase's submission.
+func (r *Replay) phaseTimestamp() int64 {
+	if r.Phase == PhaseTimestamp {
+		return r.StartingOffsetsTimestamp
+	}
+	return 0
+}
+
+// ReplayStatus is a replay's progress in a Result.
+type ReplayStatus struct {
+	ID    int64  `json:"id"`
+	Phase string `json:"phase"`
+	Step  string `json:"step"`
+	Note  string `json:"note,omitempty"`
+}
+
+// CreateReplay records a replay for the tenant. Only one replay may be open at a time.
+func (s *Supervisor) CreateReplay(ctx context.Context, tenant string, req ReplayRequest, operator string) (Replay, error) {
+	switch {
+	case operator == "":
+		return Replay{}, fault.Invalidf("operator is required")
+	case req.StartingOffsetsTimestamp <= 0:
+		return Replay{}, fault.Invalidf("startingOffsetsTimestamp must be epoch milliseconds, got %d", req.StartingOffsetsTimestamp)
+	case req.ResumeToSubscribePatternTimestamp <= req.StartingOffsetsTimestamp:
+		return Replay{}, fault.Invalidf("resumeToSubscribePatternTimestamp (%d) must be after startingOffsetsTimestamp (%d)",
+			req.ResumeToSubscribePatternTimestamp, req.StartingOffsetsTimestamp)
+	case req.StartingOffsetsTimestamp < 1_000_000_000_000:
+		return Replay{}, fault.Invalidf("startingOffsetsTimestamp %d looks like seconds; use epoch milliseconds", req.StartingOffsetsTimestamp)
+	}
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if open, err := s.openReplay(ctx, tx, tenant, true); err != nil {
+			return err
+		} else if open != nil {
+			return fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
+			resumeToSubscribePatternTimestamp, approvalRequired, createdBy, phase, step, stepChangedAtMs)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tenant, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp,
+			req.ApprovalRequired, truncate(operator, 128), PhaseTimestamp, StepWaiting, s.now().UnixMilli())
+		if err != nil {
+			if strings.Contains(err.Error(), "Duplicate entry") {
+				return fault.Conflictf("tenant %s already had a replay from timestamp %d", tenant, req.StartingOffsetsTimestamp)
+			}
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
+	}
+	s.log.InfoContext(ctx, "replay created", "tenant", tenant, "replay", id, "operator", operator,
+		"startingOffsetsTimestamp", req.StartingOffsetsTimestamp, "resumeToSubscribePatternTimestamp", req.ResumeToSubscribePatternTimestamp)
+	return s.replay(ctx, tenant, id)
+}
+
+// ListReplays returns the tenant's replays, newest first.
+func (s *Supervisor) ListReplays(ctx context.Context, tenant string) ([]Replay, error) {
+	rows, err := s.d.Store.SQL().QueryContext(ctx, replayColumns+` WHERE tenant = ? ORDER BY id DESC LIMIT 100`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
+	}
+	defer rows.Close()
+	var out []Replay
+	for rows.Next() {
+		r, err := scanReplay(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CancelReplay cancels a replay that is waiting (before a phase starts or between phases).
+// A replay in the middle of a phase (killing, cleaning, submitting) cannot be canceled: the
+// job would be left stopped or without state.
+func (s *Supervisor) CancelReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
+	return s.operatorReplay(ctx, tenant, id, operator, "cancel", func(tx *sql.Tx, r Replay) error {
+		if r.Step != StepWaiting {
+			return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now", id, r.Step, r.Phase)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`,
+			truncate(operator, 128), s.now().UnixMilli(), id)
+		return err
+	})
+}
+
+// ApproveReplay lets a replay that requires approval kill the driver and delete the state.
+func (s *Supervisor) ApproveReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
+	return s.operatorReplay(ctx, tenant, id, operator, "approve", func(tx *sql.Tx, r Replay) error {
+		if r.ApprovedAt != nil {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`,
+			truncate(operator, 128), s.now().UnixMilli(), id)
+		return err
+	})
+}
+
+func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, fn func(*sql.Tx, Replay) error) (Replay, error) {
+	if operator == "" {
+		return Replay{}, fault.Invalidf("operator is required")
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := scanReplay(tx.QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ? FOR UPDATE`, tenant, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fault.NotFoundf("tenant %s has no replay %d", tenant, id)
+		}
+		if err != nil {
+			return err
+		}
+		if !r.open() {
+			return fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[r.CanceledAt != nil])
+		}
+		return fn(tx, r)
+	})
+	if err != nil {
+		return Replay{}, fmt.Errorf("%s replay %d of tenant %s: %w", verb, id, tenant, err)
+	}
+	s.record(ctx, executions.Action{Tenant: tenant, Kind: "sparkReplay" + strings.ToUpper(verb[:1]) + verb[1:], Trigger: "operator",
+		Description: verb + " replay " + fmt.Sprint(id) + " by " + operator, Inputs: map[string]any{"replay": id, "operator": operator},
+		Rule: "operator request", Outcome: map[string]any{}})
+	return s.replay(ctx, tenant, id)
+}
+
+// advanceReplay moves an open, due replay forward by as many steps as it can now. handled says
+// whether the replay took over this check (the ordinary monitor must then not act).
+func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease store.Lease, cluster Cluster, obs Observation, r *Replay) (Result, bool, error) {
+	res := s.result(t, obs, Decision{})
+	st := &ReplayStatus{ID: r.ID, Phase: r.Phase, Step: r.Step}
+	res.Replay = st
+	startedKilling := false
+	if r.Step == StepWaiting {
+		if s.now().Before(r.dueAt()) {
+			st.Note = "due at " + r.dueAt().UTC().Format(time.RFC3339)
+			return res, false, nil
+		}
+		if r.ApprovalRequired && r.ApprovedAt == nil {
+			st.Note = "due, waiting for an operator's approval before the driver is killed and the state deleted"
+			return res, false, nil
+		}
+		if s.d.CleanState == nil { // refuse before killing anything
+			return res, true, fault.New(fault.Internal, "replay %d is due but no state cleaner is wired", r.ID)
+		}
+		if obs.Master.Status != spark.Alive {
+			res.Action, res.Reason = WaitForMaster, fmt.Sprintf("replay %d due but the master is %s", r.ID, statusName(obs.Master.Status))
+			return res, true, nil
+		}
+		if err := s.setReplayStep(ctx, lease, r, StepKilling, nil); err != nil {
+			return res, true, err
+		}
+		startedKilling = true
+	}
+	if r.Step == StepKilling {
+		alive := Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive
+		for _, d := range alive {
+			err := cluster.Kill(ctx, d.ID)
+			if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
+				return res, true, fmt.Errorf("replay %d: kill driver %s of tenant %s: %w", r.ID, d.ID, t.Name, err)
+			}
+			if !startedKilling {
+				continue // a repeated kill request while waiting for the worker; recorded once
+			}
+			s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: "replay", Inputs: inputs(obs),
+				Description: fmt.Sprintf("Kill driver %s for replay %d (%s)", d.ID, r.ID, r.Phase),
+				Rule:        "a replay restarts the job from a clean state: no driver may run while the state is deleted",
+				Outcome:     map[string]any{"driverId": d.ID, "state": d.State}})
+		}
+		if len(alive) > 0 {
+			again, err := s.observe(ctx, t, cluster)
+			if err != nil {
+				return res, true, err
+			}
+			if left := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(left) > 0 {
+				res.Action = ReplayKilling
+				res.DriverID, res.DriverState = left[0].ID, left[0].State
+				res.Reason = fmt.Sprintf("replay %d: kill requested; waiting for driver %s (%s) to stop", r.ID, left[0].ID, left[0].State)
+				st.Step = r.Step
+				return res, true, nil
+			}
+		}
+		if err := s.setReplayStep(ctx, lease, r, StepCleaning, nil); err != nil {
+			return res, true, err
+		}
+	}
+	if r.Step == StepCleaning {
+		if s.d.CleanState == nil {
+			return res, true, fault.New(fault.Internal, "replay %d: no state cleaner is wired", r.ID)
+		}
+		if err := s.d.CleanState(ctx, t); err != nil {
+			s.saveReplayError(ctx, r.ID, err)
+			return res, true, fmt.Errorf("replay %d: delete spark state of tenant %s: %w", r.ID, t.Name, err)
+		}
+		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
+			Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
+			Inputs:      map[string]any{"checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase},
+			Rule:        "starting offsets apply only to a query without a checkpoint; a file sink needs _spark_metadata deleted with it",
+			Outcome:     map[string]any{"verifiedEmpty": true}})
+		if err := s.setReplayStep(ctx, lease, r, StepSubmitting, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET cleanedPhases = CONCAT(cleanedPhases, ?, ',') WHERE id = ?`, r.Phase, r.ID)
+			return err
+		}); err != nil {
+			return res, true, err
+		}
+		r.CleanedPhases = append(r.CleanedPhases, r.Phase)
+	}
+	// StepSubmitting: submit unless an earlier attempt already got a driver going.
+	again, err := s.observe(ctx, t, cluster)
+	if err != nil {
+		return res, true, err
+	}
+	subID := ""
+	if alive := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(alive) > 0 {
+		subID = alive[0].ID
+		res.Reason = fmt.Sprintf("replay %d (%s): driver %s already submitted", r.ID, r.Phase, subID)
+	} else {
+		reason := fmt.Sprintf("replay %d (%s)", r.ID, r.Phase)
+		if ts := r.phaseTimestamp(); ts > 0 {
+			reason += fmt.Sprintf(": restart from Kafka timestamp %d", ts)
+		} else {
+			reason += ": resume the subscribe pattern"
+		}
+		sres, err := s.submit(ctx, t, lease, cluster, again, reason, Options{Trigger: "replay"}, r.phaseTimestamp(), res)
+		if err != nil {
+			s.saveReplayError(ctx, r.ID, err)
+			return sres, true, err
+		}
+		res, subID = sres, sres.SubmissionID
+		res.Reason = reason
+	}
+	phase := r.Phase
+	if err := s.completeReplayPhase(ctx, lease, r, subID); err != nil {
+		return res, true, err
+	}
+	res.Action, res.SubmissionID = ReplaySubmit, subID
+	res.Replay = &ReplayStatus{ID: r.ID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
+	return res, true, nil
+}
+
+// resubmitTimestamp is the kafka.startingOffsetsTimestamp an ordinary resubmission passes
+// while a replay sits between its phases (as Logwise did): the job keeps the source it was
+// started with.
+func resubmitTimestamp(r *Replay) int64 {
+	if r != nil && r.SubmittedForOffsetsTimestamp && !r.ResumedToSubscribePattern {
+		return r.StartingOffsetsTimestamp
+	}
+	return 0
+}
+
+// ---- storage ----
+
+const replayColumns = `SELECT id, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp,
+	isSubmittedForOffsetsTimestamp, isResumedToSubscribePattern, approvalRequired, COALESCE(approvedBy, ''), approvedAtMs,
+	createdBy, COALESCE(canceledBy, ''), canceledAtMs, phase, step, cleanedPhases, COALESCE(lastSubmissionId, ''),
+	COALESCE(lastError, '') FROM spark_submit_status`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanReplay(sc scanner) (Replay, error) {
+	var r Replay
+	var approved, canceled sql.NullInt64
+	var cleaned string
+	err := sc.Scan(&r.ID, &r.Tenant, &r.StartingOffsetsTimestamp, &r.ResumeToSubscribePatternTimestamp,
+		&r.SubmittedForOffsetsTimestamp, &r.ResumedToSubscribePattern, &r.ApprovalRequired, &r.ApprovedBy, &approved,
+		&r.CreatedBy, &r.CanceledBy, &canceled, &r.Phase, &r.Step, &cleaned, &r.LastSubmissionID, &r.LastError)
+	if err != nil {
+		return r, err
+	}
+	if approved.Valid {
+		t := time.UnixMilli(approved.Int64).UTC()
+		r.ApprovedAt = &t
+	}
+	if canceled.Valid {
+		t := time.UnixMilli(canceled.Int64).UTC()
+		r.CanceledAt = &t
+	}
+	r.CleanedPhases = []string{}
+	for _, p := range strings.Split(cleaned, ",") {
+		if p != "" {
+			r.CleanedPhases = append(r.CleanedPhases, p)
+		}
+	}
+	return r, nil
+}
+
+func (s *Supervisor) replay(ctx context.Context, tenant string, id int64) (Replay, error) {
+	r, err := scanReplay(s.d.Store.SQL().QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ?`, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fault.NotFoundf("tenant %s has no replay %d", tenant, id)
+	}
+	return r, err
+}
+
+// openReplay returns the tenant's oldest open replay, or nil.
+func (s *Supervisor) openReplay(ctx context.Context, q rowQueryer, tenant string, forUpdate bool) (*Replay, error) {
+	query := replayColumns + ` WHERE tenant = ? AND phase <> 'DONE' AND canceledAtMs IS NULL ORDER BY id LIMIT 1`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	r, err := scanReplay(q.QueryRowContext(ctx, query, tenant))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read open replay of tenant %s: %w", tenant, err)
+	}
+	return &r, nil
+}
+
+// setReplayStep records the next step under the fence (with extra writes in the same
+// transaction) and updates r.
+func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Replay, step string, extra func(*sql.Tx) error) error {
+	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET step = ?, stepChangedAtMs = ?, lastError = NULL
+			WHERE id = ? AND phase = ? AND step = ? AND canceledAtMs IS NULL`, step, s.now().UnixMilli(), r.ID, r.Phase, r.Step)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fault.Conflictf("replay %d changed since it was read (expected %s/%s)", r.ID, r.Phase, r.Step)
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay %d: record step %s: %w", r.ID, step, err)
+	}
+	r.Step = step
+	return nil
+}
+
+// completeReplayPhase sets Logwise's flag for the phase and moves to the next one.
+func (s *Supervisor) completeReplayPhase(ctx context.Context, lease store.Lease, r *Replay, submissionID string) error {
+	next, flag := PhaseResume, "isSubmittedForOffsetsTimestamp"
+	if r.Phase == PhaseResume {
+		next, flag = PhaseDone, "isResumedToSubscribePattern"
+	}
+	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET `+flag+` = TRUE, phase = ?, step = ?, stepChangedAtMs = ?,
+			lastSubmissionId = NULLIF(?, ''), lastError = NULL WHERE id = ? AND phase = ? AND step = ?`,
+			next, StepWaiting, s.now().UnixMilli(), submissionID, r.ID, r.Phase, StepSubmitting)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fault.Conflictf("replay %d changed since it was read", r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay %d: complete phase %s: %w", r.ID, r.Phase, err)
+	}
+	if r.Phase == PhaseTimestamp {
+		r.SubmittedForOffsetsTimestamp = true
+	} else {
+		r.ResumedToSubscribePattern = true
+	}
+	r.Phase, r.Step, r.LastSubmissionID = next, StepWaiting, submissionID
+	return nil
+}
+
+func (s *Supervisor) saveReplayError(ctx context.Context, id int64, cause error) {
+	_, err := s.d.Store.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE spark_submit_status SET lastError = ? WHERE id = ?`,
+		truncate(cause.Error(), 1024), id)
+	if err != nil {
+		s.log.ErrorContext(ctx, "record replay error", "replay", id, "error", err.Error())
+	}
+}
+
+func (s *Supervisor) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.d.Store.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
