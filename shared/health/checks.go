@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logwise/controlplane/shared/config"
+	"github.com/logwise/controlplane/shared/kafka"
 )
 
 // KafkaMetadata answers a Kafka Metadata request for all topics (KadmProbe, or an adapter of
@@ -157,7 +157,8 @@ func (c *Checker) kafka(ctx context.Context, t *config.Tenant, probe KafkaMetada
 		return down("Kafka client is not configured for brokers "+hosts, nil)
 	}
 	pattern := t.Spark.SubscribePattern
-	re, err := regexp.Compile(pattern)
+	// Spark subscribes with Java's Pattern.matches: the whole topic name must match.
+	re, err := kafka.SubscribeMatcher(pattern)
 	if err != nil {
 		return down(fmt.Sprintf("spark.subscribePattern %q is not a valid pattern: %v", pattern, err), nil)
 	}

@@ -79,6 +79,7 @@ type world struct {
 	stopKafka func()
 	admin     *kadm.Client
 	spark     *fakeSpark
+	pattern   string // spark.subscribePattern
 	s3        *s3test.Server
 	now       time.Time
 }
@@ -106,7 +107,7 @@ func (f *fakeSpark) DriverAlive(ctx context.Context, tenant string) (bool, strin
 var layout = logstore.Layout{LogsDir: "logs", CheckpointDir: "checkpoint"}
 
 func newWorld(t *testing.T) *world {
-	w := &world{now: time.Date(2024, 1, 1, 0, 5, 0, 0, time.UTC), spark: &fakeSpark{drivers: map[string]string{"ABC": "RUNNING"}}}
+	w := &world{pattern: "^logs.*", now: time.Date(2024, 1, 1, 0, 5, 0, 0, time.UTC), spark: &fakeSpark{drivers: map[string]string{"ABC": "RUNNING"}}}
 	w.vectorH = func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
 			http.NotFound(rw, r)
@@ -148,7 +149,7 @@ func (w *world) tenant() *config.Tenant {
 	t.Vector.Host = host
 	t.Vector.APIPort, _ = strconv.Atoi(port)
 	t.Kafka.KafkaBrokersHost = strings.Join(w.kafkaAt, ",")
-	t.Spark.SubscribePattern = "^logs.*"
+	t.Spark.SubscribePattern = w.pattern
 	t.DelayMetrics.App.SampleServiceName = "healthcheck-dummy"
 	t.DelayMetrics.App.SampleServiceNames = []string{"canary-b"}
 	t.Health.S3FreshnessMinutes = 15
@@ -216,6 +217,10 @@ func TestEachFaultGivesItsOwnVerdict(t *testing.T) {
 			}
 			return w.admin
 		}, "vector=UP kafka=DOWN spark=UP s3=UP", "kafka", "Kafka has no topic matching ^logs.*"},
+		{"pattern must match whole topic names", func(t *testing.T, w *world) *kadm.Client {
+			w.pattern = "logs" // matches no topic in full, as Spark (Java Pattern.matches) sees it
+			return w.admin
+		}, "vector=UP kafka=DOWN spark=UP s3=UP", "kafka", "Kafka has no topic matching logs"},
 		{"no driver", func(t *testing.T, w *world) *kadm.Client {
 			delete(w.spark.drivers, "ABC")
 			return w.admin

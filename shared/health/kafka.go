@@ -27,6 +27,9 @@ func (p KadmProbe) Metadata(ctx context.Context) (ClusterState, error) {
 		st.Brokers = append(st.Brokers, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
 	}
 	for name, td := range md.Topics {
+		if td.IsInternal {
+			continue
+		}
 		if td.Err != nil {
 			st.Topics[name] = TopicHealth{Offline: 1}
 			continue
