@@ -48,8 +48,12 @@ type Syncer struct {
 	Now      func() time.Time
 }
 
-// NewSyncer returns a Syncer writing to db, recording to rec and publishing to m.
+// NewSyncer returns a Syncer writing to db, recording to rec and publishing to m; a nil log
+// means slog.Default().
 func NewSyncer(db serviceDB, rec recorder, m *metrics.Writer, log *slog.Logger, holder string) *Syncer {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Syncer{DB: db, Recorder: rec, Metrics: m, Log: log, Holder: holder, Now: time.Now}
 }
 
