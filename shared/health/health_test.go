@@ -203,6 +203,10 @@ func TestEachFaultGivesItsOwnVerdict(t *testing.T) {
 			w.vectorH = func(rw http.ResponseWriter, r *http.Request) { rw.WriteHeader(http.StatusInternalServerError) }
 			return w.admin
 		}, "vector=DOWN kafka=UP spark=UP s3=UP", "vector", "Vector health check returned 500"},
+		{"vector answers ok:false", func(t *testing.T, w *world) *kadm.Client {
+			w.vectorH = func(rw http.ResponseWriter, r *http.Request) { rw.Write([]byte(`{"ok":false}`)) }
+			return w.admin
+		}, "vector=DOWN kafka=UP spark=UP s3=UP", "vector", `Vector reports {"ok":false}`},
 		{"vector unreachable", func(t *testing.T, w *world) *kadm.Client {
 			w.vector.Close()
 			return w.admin
