@@ -48,8 +48,12 @@ type Syncer struct {
 	Now      func() time.Time
 }
 
-// NewSyncer returns a Syncer writing to db, recording to rec and publishing to m.
+// NewSyncer returns a Syncer writing to db, recording to rec and publishing to m; a nil log
+// means slog.Default().
 func NewSyncer(db serviceDB, rec recorder, m *metrics.Writer, log *slog.Logger, holder string) *Syncer {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Syncer{DB: db, Recorder: rec, Metrics: m, Log: log, Holder: holder, Now: time.Now}
 }
 
@@ -66,22 +70,30 @@ type Result struct {
 	Empty     bool     `json:"emptyListing"`
 }
 
-// Sync lists the tenant's services in S3 and applies Decide under the lease
-// discovery/<tenant>. A listing error or an empty listing changes nothing. Another sync
-// holding the lease makes this one return an error wrapping store.ErrLeaseHeld (a Conflict)
-// without listing. Onboardings and removals are each recorded as one execution per sync.
+// LeaseName is the lease a sync of tenant runs under ("discovery/<tenant>"), the name the
+// reconcile runner gives a job called "discovery".
+func LeaseName(tenant string) string { return "discovery/" + tenant }
+
+// Sync takes the lease LeaseName(tenant) and runs SyncUnder. Another sync holding the lease
+// makes this one return an error wrapping store.ErrLeaseHeld (a Conflict) without listing.
 func (s *Syncer) Sync(ctx context.Context, t *config.Tenant, objects ServiceLister) (Result, error) {
-	res := Result{Tenant: t.Name}
-	lease, err := s.DB.AcquireLease(ctx, "discovery/"+t.Name, s.Holder, LeaseTTL)
+	lease, err := s.DB.AcquireLease(ctx, LeaseName(t.Name), s.Holder, LeaseTTL)
 	if err != nil {
-		return res, fmt.Errorf("sync services of tenant %s: %w", t.Name, err)
+		return Result{Tenant: t.Name}, fmt.Errorf("sync services of tenant %s: %w", t.Name, err)
 	}
 	defer func() {
 		if err := s.DB.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
 			s.Log.WarnContext(ctx, "release discovery lease", "tenant", t.Name, "error", err)
 		}
 	}()
+	return s.SyncUnder(ctx, lease, t, objects)
+}
 
+// SyncUnder lists the tenant's services in S3 and applies Decide with writes fenced by lease
+// (held by the caller, e.g. the reconcile runner). A listing error or an empty listing
+// changes nothing. Onboardings and removals are each recorded as one execution per sync.
+func (s *Syncer) SyncUnder(ctx context.Context, lease store.Lease, t *config.Tenant, objects ServiceLister) (Result, error) {
+	res := Result{Tenant: t.Name}
 	at := s.Now().UTC()
 	listed, err := objects.ListServices(ctx)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/discovery"
 	"github.com/logwise/controlplane/shared/executions"
+	"github.com/logwise/controlplane/shared/freshness"
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/metrics"
@@ -38,7 +39,9 @@ type env struct {
 	emf  *bytes.Buffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) *env {
 	e := &env{db: storetest.New(t), s3: s3test.New(t), logs: &bytes.Buffer{}, emf: &bytes.Buffer{}}
 	e.objs = logstore.New(e.s3.Client, e.s3.Bucket, layout)
 	return e
@@ -49,7 +52,9 @@ func (e *env) syncer(holder string) *discovery.Syncer {
 	return discovery.NewSyncer(e.db, executions.NewLog(e.db.SQL(), "test"), metrics.New(e.emf), log, holder)
 }
 
-func (e *env) put(t *testing.T, svcs ...string) {
+func (e *env) put(t *testing.T, svcs ...string) { e.putTB(t, svcs...) }
+
+func (e *env) putTB(t testing.TB, svcs ...string) {
 	for _, s := range svcs {
 		e.s3.Put(t, layout.MinutePrefix(s, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))+"part-0.gz.parquet")
 	}
@@ -284,4 +289,50 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// TestScheduledRunsUnderTheRunnersLease runs the scheduled job the way the reconcile runner
+// does: the runner holds "discovery/<tenant>" and passes the lease in; the job syncs with
+// writes fenced by it and publishes the delay.
+func TestScheduledRunsUnderTheRunnersLease(t *testing.T) {
+	e := newEnv(t)
+	e.put(t, "api", "healthcheck-dummy")
+	ctx := context.Background()
+	cfg := &config.Config{Tenants: []config.Tenant{*tenant()}}
+	cfg.Tenants[0].DelayMetrics.App.SampleServiceName = "healthcheck-dummy"
+	cfg.Tenants[0].DelayMetrics.MaxLookbackHours = 3
+	m := freshness.NewMeter(metrics.New(e.emf))
+	m.Now = func() time.Time { return time.Date(2024, 1, 1, 0, 9, 0, 0, time.UTC) }
+	svc := &discovery.Service{Config: cfg, Store: e.db, Syncer: e.syncer("runner"), Meter: m,
+		Objects: func(*config.Tenant) (*logstore.Store, error) { return e.objs, nil }}
+
+	lease, err := e.db.AcquireLease(ctx, discovery.LeaseName("ABC"), "runner", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Scheduled(ctx, "ABC", lease); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.services(t); !slices.Equal(got, []string{"api", "healthcheck-dummy"}) {
+		t.Errorf("services got %v", got)
+	}
+	if !strings.Contains(e.emf.String(), `"service":"healthcheck-dummy"`) || !strings.Contains(e.emf.String(), `"AppLogsDelayMinutes":9`) {
+		t.Errorf("delay not published as EMF: %s", e.emf)
+	}
+	// A lease taken over meanwhile fences the writes.
+	e.put(t, "late")
+	if _, err := e.db.AcquireLease(ctx, "discovery/ABC", "other", time.Minute); err == nil {
+		t.Fatal("the lease should still be held")
+	}
+	stale := lease
+	stale.Token++
+	if _, err := svc.Scheduled(ctx, "ABC", stale); !errors.Is(err, store.ErrStaleToken) {
+		t.Errorf("stale lease: got %v, want ErrStaleToken", err)
+	}
+	if slices.Contains(e.services(t), "late") {
+		t.Error("a sync under a stale lease wrote")
+	}
+	if _, err := svc.Scheduled(ctx, "NOPE", lease); err == nil {
+		t.Error("an unknown tenant must fail")
+	}
 }
