@@ -49,8 +49,9 @@ func NewApp(env *Env) (*App, error) {
 	return a, nil
 }
 
-// wirings are the domains' wiring functions, one per file (wire_*.go).
-var wirings []func(*App) error
+// wirings are the domains' wiring functions, one per file (wire_*.go), in dependency order:
+// scaling connects the Kafka clients that discovery's health check uses.
+var wirings = []func(*App) error{wireExecutions, wireSpark, wireScaling, wireDiscovery}
 
 // MustApp loads the environment and wires the app, or exits.
 func MustApp(ctx context.Context, name string) *App {
@@ -82,14 +83,35 @@ func (a *App) RunJob(ctx context.Context, name string) (reconcile.Summary, error
 	return r.Run(ctx, name, j.Keys(), j.Run)
 }
 
-// Scheduled returns the Lambda handler of a job triggered by an EventBridge schedule.
-func (a *App) Scheduled(name string) func(context.Context, events.EventBridgeEvent) (reconcile.Summary, error) {
-	if _, ok := a.jobs[name]; !ok {
-		Fatal(a.Env.Log, "wire "+name, fmt.Errorf("no job %q is wired", name))
+// Scheduled returns the Lambda handler of jobs triggered by an EventBridge schedule: each
+// named job that is wired runs in turn (a job that is not configured here, such as retention
+// without executions.retentionDays, is left out). The answer is the first job's summary, with
+// the others' results appended.
+func (a *App) Scheduled(names ...string) func(context.Context, events.EventBridgeEvent) (reconcile.Summary, error) {
+	var wired []string
+	for _, n := range names {
+		if _, ok := a.jobs[n]; ok {
+			wired = append(wired, n)
+		}
+	}
+	if len(wired) == 0 {
+		Fatal(a.Env.Log, "wire "+a.Env.Name, fmt.Errorf("none of the jobs %v is wired", names))
 	}
 	return func(ctx context.Context, ev events.EventBridgeEvent) (reconcile.Summary, error) {
-		sum, err := a.RunJob(ctx, name)
-		a.Env.Log.InfoContext(ctx, "scheduled run", "job", name, "event", ev.ID, "keys", len(sum.Results), "failed", sum.Failed())
-		return sum, err
+		var out reconcile.Summary
+		var firstErr error
+		for i, name := range wired {
+			sum, err := a.RunJob(ctx, name)
+			a.Env.Log.InfoContext(ctx, "scheduled run", "job", name, "event", ev.ID, "keys", len(sum.Results), "failed", sum.Failed())
+			if i == 0 {
+				out = sum
+			} else {
+				out.Results = append(out.Results, sum.Results...)
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		return out, firstErr
 	}
 }

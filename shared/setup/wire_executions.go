@@ -8,8 +8,6 @@ import (
 	"github.com/logwise/controlplane/shared/store"
 )
 
-func init() { wirings = append(wirings, wireExecutions) }
-
 // wireExecutions serves the execution log and schedules its retention: completed executions
 // older than executions.retentionDays are deleted with tombstones, so peers delete them too.
 func wireExecutions(a *App) error {

@@ -11,8 +11,6 @@ import (
 	"github.com/logwise/controlplane/shared/store"
 )
 
-func init() { wirings = append(wirings, wireScaling) }
-
 // wireScaling serves the scaling and Kafka routes and schedules the scaler job (worker
 // scaling, then Kafka partition scaling, per tenant under the scaler lease).
 func wireScaling(a *App) error {

@@ -9,8 +9,6 @@ import (
 	"github.com/logwise/controlplane/shared/supervisor"
 )
 
-func init() { wirings = append(wirings, wireSpark) }
-
 // wireSpark serves Spark supervision and replays and schedules the sparkmonitor job.
 func wireSpark(a *App) error {
 	sup := supervisor.New(supervisor.Deps{
