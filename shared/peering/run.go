@@ -60,6 +60,7 @@ type progress struct {
 
 func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 	start := c.opts.Now()
+	c.checkReach(ctx, p)
 	lease, err := c.local.AcquireLease(ctx, "peering/"+p.ID, c.opts.Holder, c.opts.LeaseTTL)
 	if errors.Is(err, store.ErrLeaseHeld) {
 		c.log.DebugContext(ctx, "peer lease held by another copier; skipped", "peer", p.ID)
