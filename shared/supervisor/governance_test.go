@@ -619,3 +619,34 @@ func TestEveryAutomaticActionRecordsInputsRuleAndOutcome(t *testing.T) {
 		t.Errorf("replay cleanup stage says %v objects deleted, want %d", n, len(checkpointKeys)+len(metadataKeys))
 	}
 }
+
+func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
+	g := newGovEnv(t)
+	ctx := context.Background()
+	g.startJob(t)
+	now := g.clock.now()
+	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
+		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.s3.RefuseDelete("checkpoint/offsets/3")
+	g.check(t, ReplayKilling)
+	g.master.Step()
+	_, err = g.sup.Check(ctx, g.tenant, Options{})
+	if fault.KindOf(err) != fault.Upstream || !strings.Contains(err.Error(), "checkpoint/offsets/3") {
+		t.Fatalf("check: %v, want an upstream error naming the refused key", err)
+	}
+	g.expectWorld(t, "after the refused deletion", world{Checkpoint: 1, Data: len(dataKeys), Lookalikes: len(lookalikeKeys)}.with("", 1))
+	got, _ := g.sup.replay(ctx, g.tenant.Name, rp.ID)
+	d, _ := g.repo.Get(ctx, rp.PipelineID)
+	st, _ := d.StageOf("2")
+	if got.Step != StepCleaning || !strings.Contains(got.LastError, "AccessDenied") || st.Status != RN ||
+		!strings.Contains(fmt.Sprint(st.Context["lastError"]), "AccessDenied") {
+		t.Fatalf("replay %+v, stage %+v: want CLEANING with the error in the row and the stage", got, st)
+	}
+	// Once the key can go, the next check deletes it and submits.
+	g.s3.Delete(t, "checkpoint/offsets/3")
+	r := g.check(t, ReplaySubmit)
+	g.expectWorld(t, "after the retry", world{Data: len(dataKeys), Lookalikes: len(lookalikeKeys)}.with(r.SubmissionID+":SUBMITTED", 2))
+}
