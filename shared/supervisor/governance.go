@@ -13,6 +13,17 @@ import (
 	"github.com/logwise/controlplane/shared/store"
 )
 
+// Replays are governed through the execution log. CreateReplay starts a pipeline (named
+// sparkReplay, its context holding the tenant, both timestamps, approvalRequired and the
+// operator) whose stages are the replay's steps, and keeps its id on the replay row. Before
+// each step the runner reads the pipeline: PAUSED takes no step; CANCELED, a "stop" judgment
+// or ownership moving to another partition end the replay (nothing more is killed, deleted or
+// submitted by it; the ordinary monitor looks after the job again); a "continue" judgment is
+// the approval (ApproveReplay answers the same judgment). Each step is recorded with its
+// inputs, rule and outcome in its stage; the last one finishes the pipeline SUCCEEDED. A
+// region that takes a replay pipeline over (executions SetOwner) adopts it on its next check
+// and continues at the first stage that has not SUCCEEDED.
+
 // Pipelines is the part of the execution repository that governs replays
 // (*executions.Repository of the local partition).
 type Pipelines interface {

@@ -650,3 +650,41 @@ func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
 	r := g.check(t, ReplaySubmit)
 	g.expectWorld(t, "after the retry", world{Data: len(dataKeys), Lookalikes: len(lookalikeKeys)}.with(r.SubmissionID+":SUBMITTED", 2))
 }
+
+// TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint: a replay pipeline
+// canceled through the executions API while its driver is being killed ends the replay at
+// the next check; its state is not deleted, and the ordinary monitor restarts the job from
+// its own checkpoint (no timestamp), as it would without a replay.
+func TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint(t *testing.T) {
+	g := newGovEnv(t)
+	ctx := context.Background()
+	d1 := g.startJob(t)
+	now := g.clock.now()
+	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
+		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, ReplayKilling)
+	if _, err := g.sup.CancelReplay(ctx, g.tenant.Name, rp.ID, "dave"); fault.KindOf(err) != fault.Conflict {
+		t.Errorf("CancelReplay mid-phase: %v, want CONFLICT (the replay API only cancels a waiting replay)", err)
+	}
+	if _, err := g.repo.Cancel(ctx, rp.PipelineID, "dave", "wrong timestamp"); err != nil {
+		t.Fatal(err)
+	}
+	g.master.Step() // the killed driver stops
+	g.clock.advance(time.Minute) // past the backoff after the job's first submission
+	r := g.check(t, Submit)
+	g.expectWorld(t, "after the cancel", fullBucket.with(r.SubmissionID+":SUBMITTED", 2))
+	if body := lastBody(g.master); strings.Contains(body, "startingOffsetsTimestamp") {
+		t.Errorf("the ordinary restart carries a replay timestamp: %s", body)
+	}
+	if d, _ := g.master.Driver(d1); d.Active {
+		t.Errorf("driver %s still active", d1)
+	}
+	got, _ := g.sup.replay(ctx, g.tenant.Name, rp.ID)
+	if got.CanceledBy != "dave" || got.Step != StepKilling {
+		t.Errorf("replay %+v, want canceled by dave where it stopped (KILLING)", got)
+	}
+	g.expectPipeline(t, "canceled mid-phase", rp.PipelineID, CA, CA, CA, CA, CA, CA, CA, CA)
+}
