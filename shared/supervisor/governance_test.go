@@ -672,7 +672,7 @@ func TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint(t *tes
 	if _, err := g.repo.Cancel(ctx, rp.PipelineID, "dave", "wrong timestamp"); err != nil {
 		t.Fatal(err)
 	}
-	g.master.Step() // the killed driver stops
+	g.master.Step()              // the killed driver stops
 	g.clock.advance(time.Minute) // past the backoff after the job's first submission
 	r := g.check(t, Submit)
 	g.expectWorld(t, "after the cancel", fullBucket.with(r.SubmissionID+":SUBMITTED", 2))
