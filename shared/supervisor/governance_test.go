@@ -158,7 +158,7 @@ func (g *govEnv) expectPipeline(t *testing.T, when, id string, status executions
 		gotStatuses = append(gotStatuses, s[strings.LastIndex(s, ":")+1:])
 	}
 	want := fmt.Sprint(stageStatuses)
-	if got != status || fmt.Sprint(gotStatuses) != strings.Trim(want, "") {
+	if got != status || fmt.Sprint(gotStatuses) != want {
 		t.Errorf("%s: pipeline %s %v, want %s %s", when, got, stages, status, want)
 	}
 }
