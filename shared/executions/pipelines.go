@@ -80,6 +80,49 @@ func (r *Repository) UpdateStage(ctx context.Context, id, refID string, s Status
 	})
 }
 
+// StageUpdate is one stage's change in UpdateStages.
+type StageUpdate struct {
+	RefID  string
+	Status Status
+	Patch  map[string]any
+	// IfOpen leaves a stage that is already complete as it is (status, times and context), so
+	// that a runner repeating a step after a crash does not rewrite what it recorded.
+	IfOpen bool
+}
+
+// UpdateStages applies several stage changes of an owned, running execution in one
+// transaction: a runner records "step A done, step B started" at once, and a paused, canceled
+// or finished execution refuses both (Conflict), exactly as UpdateStage does.
+func (r *Repository) UpdateStages(ctx context.Context, id string, updates ...StageUpdate) (Detail, error) {
+	return r.mutate(ctx, id, func(d *Detail, now int64) error {
+		if d.Status != Running {
+			return fault.Conflictf("execution %s is %s; its stages do not advance", id, d.Status).WithCode("INVALID_STATE")
+		}
+		for _, u := range updates {
+			var st map[string]any
+			for _, s := range d.Stages {
+				if s["refId"] == u.RefID {
+					st = s
+				}
+			}
+			if st == nil {
+				return fault.NotFoundf("execution %s has no stage %s", id, u.RefID)
+			}
+			if u.IfOpen && stageStatus(st).Complete() {
+				continue
+			}
+			setStage(st, u.Status, now)
+			c, _ := st["context"].(map[string]any)
+			if c == nil {
+				c = map[string]any{}
+			}
+			maps.Copy(c, u.Patch)
+			st["context"] = c
+		}
+		return nil
+	})
+}
+
 // Finish ends an owned execution with status s (normally SUCCEEDED or TERMINAL), merging
 // outputs into its context. An execution already finished is left as it is.
 func (r *Repository) Finish(ctx context.Context, id string, s Status, outputs map[string]any) (Detail, error) {

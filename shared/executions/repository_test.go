@@ -252,3 +252,56 @@ func TestRetentionPurgesOwnedCompletedOnlyWithTombstones(t *testing.T) {
 func readTombstones(t *testing.T, r *executions.Repository) []string {
 	return executions.ReadTombstones(t, r)
 }
+
+func TestUpdateStagesAppliesAllOrNoneAndKeepsCompletedStages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	status := func() string {
+		d, err := f.repo.Get(ctx, f.replay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(d.Status)
+		for _, st := range d.Stages {
+			out += " " + st["refId"].(string) + ":" + st["status"].(string)
+		}
+		return out
+	}
+	// Stage 1 done with its outcome; stage 3 started.
+	_, err := f.repo.UpdateStages(ctx, f.replay,
+		executions.StageUpdate{RefID: "1", Status: executions.Succeeded, Patch: map[string]any{"outcome": "killed"}},
+		executions.StageUpdate{RefID: "3", Status: executions.Running})
+	if got, want := status(), "RUNNING 1:SUCCEEDED 2:NOT_STARTED 3:RUNNING"; err != nil || got != want {
+		t.Fatalf("got %s (%v), want %s", got, err, want)
+	}
+	// IfOpen leaves the completed stage (and its context) as it is.
+	*f.now = f.now.Add(time.Minute)
+	if _, err := f.repo.UpdateStages(ctx, f.replay,
+		executions.StageUpdate{RefID: "1", Status: executions.Succeeded, Patch: map[string]any{"outcome": "again"}, IfOpen: true}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := f.repo.Get(ctx, f.replay)
+	if st, _ := d.StageOf("1"); st.Context["outcome"] != "killed" || st.EndTime != f.now.Add(-time.Minute).UnixMilli() {
+		t.Errorf("stage 1 after an IfOpen update: %+v, want the first outcome and end time kept", st)
+	}
+	// Paused: refused, nothing changes; an unknown stage: nothing changes either.
+	if _, err := f.repo.Pause(ctx, f.replay, "op"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.repo.UpdateStages(ctx, f.replay, executions.StageUpdate{RefID: "3", Status: executions.Succeeded})
+	if got, want := status(), "PAUSED 1:SUCCEEDED 2:NOT_STARTED 3:PAUSED"; fault.KindOf(err) != fault.Conflict || got != want {
+		t.Errorf("paused: got %s (%v), want %s and CONFLICT", got, err, want)
+	}
+	if _, err := f.repo.Resume(ctx, f.replay, "op"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.repo.UpdateStages(ctx, f.replay, executions.StageUpdate{RefID: "3", Status: executions.Succeeded},
+		executions.StageUpdate{RefID: "9", Status: executions.Running})
+	if got, want := status(), "RUNNING 1:SUCCEEDED 2:NOT_STARTED 3:RUNNING"; fault.KindOf(err) != fault.NotFound || got != want {
+		t.Errorf("unknown stage: got %s (%v), want %s and NOT_FOUND", got, err, want)
+	}
+	// Foreign: refused.
+	if _, err := f.repo.UpdateStages(ctx, f.foreign, executions.StageUpdate{RefID: "1", Status: executions.Running}); fault.KindOf(err) != fault.Conflict {
+		t.Errorf("foreign: %v, want CONFLICT", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/spark"
 	"github.com/logwise/controlplane/shared/store"
 )
@@ -67,6 +68,11 @@ type Replay struct {
 	CleanedPhases                     []string   `json:"cleanedPhases"`
 	LastSubmissionID                  string     `json:"lastSubmissionId,omitempty"`
 	LastError                         string     `json:"lastError,omitempty"`
+	// PipelineID is the execution the replay runs as (see Deps.Pipelines).
+	PipelineID string `json:"pipelineId,omitempty"`
+	// EndReason says why a replay ended before its last phase (its pipeline was canceled,
+	// judged stop or taken over).
+	EndReason string `json:"endReason,omitempty"`
 }
 
 // open reports whether the replay still has work to do.
@@ -90,10 +96,11 @@ func (r *Replay) phaseTimestamp() int64 {
 
 // ReplayStatus is a replay's progress in a Result.
 type ReplayStatus struct {
-	ID    int64  `json:"id"`
-	Phase string `json:"phase"`
-	Step  string `json:"step"`
-	Note  string `json:"note,omitempty"`
+	ID         int64  `json:"id"`
+	PipelineID string `json:"pipelineId,omitempty"`
+	Phase      string `json:"phase"`
+	Step       string `json:"step"`
+	Note       string `json:"note,omitempty"`
 }
 
 // CreateReplay records a replay for the tenant. Only one replay may be open at a time.
@@ -110,6 +117,7 @@ func (s *Supervisor) CreateReplay(ctx context.Context, tenant string, req Replay
 		return Replay{}, fault.Invalidf("startingOffsetsTimestamp %d looks like seconds; use epoch milliseconds", req.StartingOffsetsTimestamp)
 	}
 	var id int64
+	var pipelineID string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if open, err := s.openReplay(ctx, tx, tenant, true); err != nil {
 			return err
@@ -126,15 +134,48 @@ func (s *Supervisor) CreateReplay(ctx context.Context, tenant string, req Replay
 			}
 			return err
 		}
-		id, err = res.LastInsertId()
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if s.d.Pipelines == nil {
+			return nil
+		}
+		// The pipeline is started inside the row's transaction, so that a replay never runs
+		// ungoverned; a pipeline whose row is then not committed is canceled below.
+		if pipelineID, err = s.startReplayPipeline(ctx, tenant, req, operator); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE spark_submit_status SET pipelineId = ? WHERE id = ?`, pipelineID, id)
 		return err
 	})
 	if err != nil {
+		if pipelineID != "" {
+			if _, cerr := s.d.Pipelines.Cancel(context.WithoutCancel(ctx), pipelineID, "logwise-controlplane", "its replay was not created: "+err.Error()); cerr != nil {
+				s.log.ErrorContext(ctx, "cancel pipeline of a replay not created", "tenant", tenant, "pipeline", pipelineID, "error", cerr.Error())
+			}
+		}
 		return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
 	}
 	s.log.InfoContext(ctx, "replay created", "tenant", tenant, "replay", id, "operator", operator,
-		"startingOffsetsTimestamp", req.StartingOffsetsTimestamp, "resumeToSubscribePatternTimestamp", req.ResumeToSubscribePatternTimestamp)
+		"startingOffsetsTimestamp", req.StartingOffsetsTimestamp, "resumeToSubscribePatternTimestamp", req.ResumeToSubscribePatternTimestamp,
+		"pipeline", pipelineID)
 	return s.replay(ctx, tenant, id)
+}
+
+// startReplayPipeline starts the replay's pipeline; a replay that requires approval has its
+// judgment stage waiting at once, so that it can be answered from the start.
+func (s *Supervisor) startReplayPipeline(ctx context.Context, tenant string, req ReplayRequest, operator string) (string, error) {
+	id, err := s.d.Pipelines.StartPipeline(ctx, replayPipeline(tenant, req, operator))
+	if err != nil {
+		return "", err
+	}
+	if req.ApprovalRequired {
+		if _, err := s.d.Pipelines.UpdateStage(ctx, id, stageRef(true, StageApprove), executions.Running,
+			map[string]any{"inputs": map[string]any{"createdBy": operator}, "instructions": "continue: the driver is killed and the checkpoint deleted when the replay is due; stop: the replay ends and nothing is killed or deleted"}); err != nil {
+			return id, err
+		}
+	}
+	return id, nil
 }
 
 // ListReplays returns the tenant's replays, newest first.
@@ -163,6 +204,12 @@ func (s *Supervisor) CancelReplay(ctx context.Context, tenant string, id int64, 
 		if r.Step != StepWaiting {
 			return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now", id, r.Step, r.Phase)
 		}
+		if s.governed(&r) {
+			_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
+			if err != nil && !fault.Is(err, fault.Conflict) { // a pipeline already finished stays as it is
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`,
 			truncate(operator, 128), s.now().UnixMilli(), id)
 		return err
@@ -174,6 +221,22 @@ func (s *Supervisor) ApproveReplay(ctx context.Context, tenant string, id int64,
 	return s.operatorReplay(ctx, tenant, id, operator, "approve", func(tx *sql.Tx, r Replay) error {
 		if r.ApprovedAt != nil {
 			return nil
+		}
+		if s.governed(&r) && r.ApprovalRequired {
+			// Answer the judgment stage too, so that both paths agree; a stage already
+			// answered "continue" through the execution is fine.
+			v, err := s.pipelineVerdict(ctx, &r)
+			if err != nil {
+				return err
+			}
+			if v.Ended {
+				return fault.Conflictf("replay %d has ended: %s", id, v.Reason)
+			}
+			if v.ApprovedBy == "" {
+				if _, err := s.d.Pipelines.Judge(ctx, r.PipelineID, stageRef(true, StageApprove), executions.Continue, operator, "approved through the replay API"); err != nil {
+					return err
+				}
+			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`,
 			truncate(operator, 128), s.now().UnixMilli(), id)
@@ -209,10 +272,49 @@ func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64
 
 // advanceReplay moves an open, due replay forward by as many steps as it can now. handled says
 // whether the replay took over this check (the ordinary monitor must then not act).
+//
+// A replay that runs as a pipeline reads it first: PAUSED takes no step (a replay paused in
+// the middle of a phase keeps the job as it is: handled); CANCELED, a stop judgment or a
+// takeover by another partition end the replay, and the ordinary monitor looks after the job
+// again; a continue judgment is the approval. Each step then starts with moveStages, which the
+// repository refuses unless the pipeline is still RUNNING, so that an operator's action that
+// lands between the read and the step still stops it.
 func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease store.Lease, cluster Cluster, obs Observation, r *Replay) (Result, bool, error) {
 	res := s.result(t, obs, Decision{})
-	st := &ReplayStatus{ID: r.ID, Phase: r.Phase, Step: r.Step}
+	st := &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step}
 	res.Replay = st
+	paused := func(reason string) (Result, bool, error) {
+		st.Note = fmt.Sprintf("no step taken: %s", reason)
+		if r.Step == StepWaiting {
+			return res, false, nil // the job is as it was: ordinary supervision goes on
+		}
+		res.Action, res.Reason = ReplayPaused, fmt.Sprintf("replay %d (%s, %s) takes no step: %s", r.ID, r.Phase, r.Step, reason)
+		return res, true, nil
+	}
+	gated := func() (Result, bool, error) {
+		return paused("its pipeline " + r.PipelineID + " refused the next step (paused, canceled or judged meanwhile)")
+	}
+	if s.governed(r) {
+		v, err := s.pipelineVerdict(ctx, r)
+		if err != nil {
+			return res, true, err
+		}
+		if v.Ended {
+			if err := s.endReplay(ctx, lease, r, v); err != nil {
+				return res, true, err
+			}
+			st.Note = "ended: " + v.Reason
+			return res, false, nil
+		}
+		if v.ApprovedBy != "" && r.ApprovedAt == nil {
+			if err := s.approveFromJudgment(ctx, r, v.ApprovedBy); err != nil {
+				return res, true, err
+			}
+		}
+		if v.Paused {
+			return paused(v.Reason)
+		}
+	}
 	startedKilling := false
 	if r.Step == StepWaiting {
 		if s.now().Before(r.dueAt()) {
@@ -229,6 +331,18 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 		if obs.Master.Status != spark.Alive {
 			res.Action, res.Reason = WaitForMaster, fmt.Sprintf("replay %d due but the master is %s", r.ID, statusName(obs.Master.Status))
 			return res, true, nil
+		}
+		finished, outcome := "", map[string]any(nil)
+		if r.Phase == PhaseResume {
+			finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
+		}
+		alive := Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive
+		if g, err := s.moveStages(ctx, r, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
+			"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(alive), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}}); err != nil || g {
+			if err != nil {
+				return res, true, err
+			}
+			return gated()
 		}
 		if err := s.setReplayStep(ctx, lease, r, StepKilling, nil); err != nil {
 			return res, true, err
@@ -247,8 +361,8 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 			}
 			s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: "replay", Inputs: inputs(obs),
 				Description: fmt.Sprintf("Kill driver %s for replay %d (%s)", d.ID, r.ID, r.Phase),
-				Rule:        "a replay restarts the job from a clean state: no driver may run while the state is deleted",
-				Outcome:     map[string]any{"driverId": d.ID, "state": d.State}})
+				Rule:        ruleKill,
+				Outcome:     map[string]any{"driverId": d.ID, "state": d.State, "replay": r.ID, "pipeline": r.PipelineID}})
 		}
 		if len(alive) > 0 {
 			again, err := s.observe(ctx, t, cluster)
@@ -263,6 +377,15 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 				return res, true, nil
 			}
 		}
+		if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
+			"killRequested": driverIDs(alive), "verifiedNoDriverAlive": true}},
+			phaseStage(r.Phase, StepCleaning), map[string]any{"inputs": map[string]any{
+				"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}}); err != nil || g {
+			if err != nil {
+				return res, true, err
+			}
+			return gated()
+		}
 		if err := s.setReplayStep(ctx, lease, r, StepCleaning, nil); err != nil {
 			return res, true, err
 		}
@@ -271,15 +394,28 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 		if s.d.CleanState == nil {
 			return res, true, fault.New(fault.Internal, "replay %d: no state cleaner is wired", r.ID)
 		}
-		if err := s.d.CleanState(ctx, t); err != nil {
+		rep, err := s.d.CleanState(ctx, t)
+		if err != nil {
 			s.saveReplayError(ctx, r.ID, err)
+			if s.governed(r) { // what failed, for the operator reading the stage; retried next check
+				s.d.Pipelines.UpdateStage(context.WithoutCancel(ctx), r.PipelineID, stageRef(r.ApprovalRequired, phaseStage(r.Phase, StepCleaning)),
+					executions.Running, map[string]any{"lastError": truncate(err.Error(), 1024), "lastAttempt": deleteOutcome(rep)})
+			}
 			return res, true, fmt.Errorf("replay %d: delete spark state of tenant %s: %w", r.ID, t.Name, err)
 		}
+		cleanInputs := map[string]any{"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase}
 		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
 			Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
-			Inputs:      map[string]any{"checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase},
-			Rule:        "starting offsets apply only to a query without a checkpoint; a file sink needs _spark_metadata deleted with it",
-			Outcome:     map[string]any{"verifiedEmpty": true}})
+			Inputs:      cleanInputs, Rule: ruleClean, Outcome: deleteOutcome(rep)})
+		if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
+			phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}}); err != nil || g {
+			// The state is gone and the deletion recorded; the row stays in CLEANING, whose
+			// repetition deletes nothing that a driver wrote (none runs).
+			if err != nil {
+				return res, true, err
+			}
+			return gated()
+		}
 		if err := s.setReplayStep(ctx, lease, r, StepSubmitting, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET cleanedPhases = CONCAT(cleanedPhases, ?, ',') WHERE id = ?`, r.Phase, r.ID)
 			return err
@@ -289,11 +425,18 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 		r.CleanedPhases = append(r.CleanedPhases, r.Phase)
 	}
 	// StepSubmitting: submit unless an earlier attempt already got a driver going.
+	if s.governed(r) { // read the pipeline again right before submitting
+		if v, err := s.pipelineVerdict(ctx, r); err != nil {
+			return res, true, err
+		} else if v.Paused || v.Ended {
+			return paused(v.Reason)
+		}
+	}
 	again, err := s.observe(ctx, t, cluster)
 	if err != nil {
 		return res, true, err
 	}
-	subID := ""
+	subID, outcome := "", "ALREADY_ALIVE"
 	if alive := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(alive) > 0 {
 		subID = alive[0].ID
 		res.Reason = fmt.Sprintf("replay %d (%s): driver %s already submitted", r.ID, r.Phase, subID)
@@ -309,23 +452,60 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 			s.saveReplayError(ctx, r.ID, err)
 			return sres, true, err
 		}
-		res, subID = sres, sres.SubmissionID
+		res, subID, outcome = sres, sres.SubmissionID, "ACCEPTED"
 		res.Reason = reason
 	}
-	phase := r.Phase
+	phase, submitStage := r.Phase, phaseStage(r.Phase, StepSubmitting)
 	if err := s.completeReplayPhase(ctx, lease, r, subID); err != nil {
 		return res, true, err
 	}
+	next := StageWaitResume
+	if r.Phase == PhaseDone {
+		next = ""
+	}
+	submitted := map[string]any{"outcome": map[string]any{"submissionId": subID, "result": outcome,
+		"startingOffsetsTimestamp": timestampOf(phase, r)}}
+	if g, err := s.moveStages(ctx, r, submitStage, submitted, next, map[string]any{"inputs": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp}}); err != nil {
+		s.log.ErrorContext(ctx, "record replay submission in its pipeline", "tenant", t.Name, "replay", r.ID, "error", err.Error())
+	} else if !g && next == "" {
+		s.finishPipeline(ctx, r, subID)
+	}
 	res.Action, res.SubmissionID = ReplaySubmit, subID
-	res.Replay = &ReplayStatus{ID: r.ID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
+	res.Replay = &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
 	return res, true, nil
+}
+
+// timestampOf is the starting timestamp a phase submitted with (0: the subscribe pattern).
+func timestampOf(phase string, r *Replay) int64 {
+	if phase == PhaseTimestamp {
+		return r.StartingOffsetsTimestamp
+	}
+	return 0
+}
+
+// deleteOutcome is what a state deletion did, for the execution log.
+func deleteOutcome(rep logstore.DeleteReport) map[string]any {
+	failed := make([]string, 0, len(rep.Failed))
+	for _, f := range rep.Failed {
+		failed = append(failed, f.Key+": "+f.Code)
+	}
+	return map[string]any{"prefixes": rep.Prefixes, "objectsDeleted": rep.Deleted, "refused": failed,
+		"remaining": rep.Remaining, "verifiedEmpty": len(rep.Failed) == 0 && rep.Remaining == 0}
+}
+
+func driverIDs(ds []spark.Driver) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
 }
 
 // resubmitTimestamp is the kafka.startingOffsetsTimestamp an ordinary resubmission passes
 // while a replay sits between its phases (as Logwise did): the job keeps the source it was
 // started with.
 func resubmitTimestamp(r *Replay) int64 {
-	if r != nil && r.SubmittedForOffsetsTimestamp && !r.ResumedToSubscribePattern {
+	if r != nil && r.open() && r.SubmittedForOffsetsTimestamp && !r.ResumedToSubscribePattern {
 		return r.StartingOffsetsTimestamp
 	}
 	return 0
@@ -336,7 +516,7 @@ func resubmitTimestamp(r *Replay) int64 {
 const replayColumns = `SELECT id, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp,
 	isSubmittedForOffsetsTimestamp, isResumedToSubscribePattern, approvalRequired, COALESCE(approvedBy, ''), approvedAtMs,
 	createdBy, COALESCE(canceledBy, ''), canceledAtMs, phase, step, cleanedPhases, COALESCE(lastSubmissionId, ''),
-	COALESCE(lastError, '') FROM spark_submit_status`
+	COALESCE(lastError, ''), COALESCE(pipelineId, ''), COALESCE(endReason, '') FROM spark_submit_status`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -346,7 +526,7 @@ func scanReplay(sc scanner) (Replay, error) {
 	var cleaned string
 	err := sc.Scan(&r.ID, &r.Tenant, &r.StartingOffsetsTimestamp, &r.ResumeToSubscribePatternTimestamp,
 		&r.SubmittedForOffsetsTimestamp, &r.ResumedToSubscribePattern, &r.ApprovalRequired, &r.ApprovedBy, &approved,
-		&r.CreatedBy, &r.CanceledBy, &canceled, &r.Phase, &r.Step, &cleaned, &r.LastSubmissionID, &r.LastError)
+		&r.CreatedBy, &r.CanceledBy, &canceled, &r.Phase, &r.Step, &cleaned, &r.LastSubmissionID, &r.LastError, &r.PipelineID, &r.EndReason)
 	if err != nil {
 		return r, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/spark"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 )
@@ -26,7 +27,7 @@ type cleaner struct {
 	unsafe    []string
 }
 
-func (c *cleaner) clean(_ context.Context, t config.Tenant) error {
+func (c *cleaner) clean(_ context.Context, t config.Tenant) (logstore.DeleteReport, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls++
@@ -37,10 +38,10 @@ func (c *cleaner) clean(_ context.Context, t config.Tenant) error {
 	}
 	if c.failNext {
 		c.failNext = false
-		return errors.New("DeleteObjects: SlowDown")
+		return logstore.DeleteReport{}, errors.New("DeleteObjects: SlowDown")
 	}
 	c.succeeded++
-	return nil
+	return logstore.DeleteReport{Prefixes: []string{"checkpoint/", "logs/_spark_metadata/"}}, nil
 }
 
 // lossyCluster sends submissions but can lose the answer, like a timeout after the master

@@ -18,6 +18,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/spark"
 	"github.com/logwise/controlplane/shared/store"
@@ -62,9 +63,14 @@ type Deps struct {
 	// Holder names this process in the lease table (function name, request id).
 	Holder string
 	// CleanState deletes the tenant's Spark state for a replay: the whole checkpoint
-	// directory and <logsDir>/_spark_metadata, verifying nothing is left (logstore's
-	// DeleteSparkState). Needed only for replays.
-	CleanState func(ctx context.Context, t config.Tenant) error
+	// directory and <logsDir>/_spark_metadata, verifying nothing is left (LogstoreCleaner).
+	// Needed only for replays.
+	CleanState func(ctx context.Context, t config.Tenant) (logstore.DeleteReport, error)
+	// Pipelines governs replays through the execution log (*executions.Repository of the
+	// local partition): each replay runs as a pipeline whose stages are its steps, so that
+	// pause, resume, cancel and judgement act on it, and a region that takes a replay
+	// pipeline over continues it. nil: replays run without a pipeline.
+	Pipelines Pipelines
 }
 
 // Supervisor monitors and resubmits tenants' streaming jobs. It is safe for concurrent use:
@@ -229,6 +235,7 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	if err != nil {
 		return res, err
 	}
+	s.adoptReplays(ctx, t, lease)
 	replay, err := s.openReplay(ctx, s.d.Store.SQL(), t.Name, false)
 	if err != nil {
 		return res, err
