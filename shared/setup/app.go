@@ -9,7 +9,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/httpapi"
+	"github.com/logwise/controlplane/shared/interlink"
+	"github.com/logwise/controlplane/shared/peering"
 	"github.com/logwise/controlplane/shared/reconcile"
 	"github.com/logwise/controlplane/shared/supervisor"
 )
@@ -24,6 +27,9 @@ type App struct {
 	jobs map[string]Job
 
 	clients     *clients
+	executions  *executions.Repository
+	copier      *peering.Copier
+	applier     *interlink.Applier
 	supervisor  *supervisor.Supervisor
 	kafkaAdmins map[string]*kadm.Client
 }
@@ -45,13 +51,15 @@ func NewApp(env *Env) (*App, error) {
 			return nil, err
 		}
 	}
-	a.API = httpapi.New(env.Config, env.Log, a.deps)
+	a.API = newAPI(a)
 	return a, nil
 }
 
+func newAPI(a *App) *httpapi.Server { return httpapi.New(a.Env.Config, a.Env.Log, a.deps) }
+
 // wirings are the domains' wiring functions, one per file (wire_*.go), in dependency order:
 // scaling connects the Kafka clients that discovery's health check uses.
-var wirings = []func(*App) error{wireExecutions, wireSpark, wireScaling, wireDiscovery}
+var wirings = []func(*App) error{wireExecutions, wireSpark, wireScaling, wireDiscovery, wirePeering, wireInterlink}
 
 // MustApp loads the environment and wires the app, or exits.
 func MustApp(ctx context.Context, name string) *App {

@@ -12,6 +12,7 @@ import (
 // older than executions.retentionDays are deleted with tombstones, so peers delete them too.
 func wireExecutions(a *App) error {
 	repo := executions.NewRepository(a.Env.Store.SQL(), a.Env.Config.Deployment.Partition)
+	a.executions = repo
 	a.deps.Executions = repo
 	days := a.Env.Config.Executions.RetentionDays
 	if days <= 0 {

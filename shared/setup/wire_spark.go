@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/logwise/controlplane/shared/config"
+	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/supervisor"
 )
@@ -19,10 +20,8 @@ func wireSpark(a *App) error {
 		Log:         a.Env.Log,
 		Credentials: supervisor.SecretCredentials(a.Env.Secret),
 		Holder:      a.Env.Holder,
-		CleanState: func(ctx context.Context, t config.Tenant) error {
-			_, err := a.clients.Logs(t).DeleteSparkState(ctx)
-			return err
-		},
+		CleanState:  supervisor.LogstoreCleaner(func(t config.Tenant) (logstore.S3API, error) { return a.clients.S3(t), nil }),
+		Pipelines:   a.executions,
 	})
 	a.supervisor = sup
 	a.deps.Spark = sup
