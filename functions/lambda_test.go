@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // build compiles ./functions/<name> as the Makefile's build-<LogicalId> target does.
-func build(t *testing.T, name string) string {
+func build(t testing.TB, name string) string {
 	t.Helper()
 	out := filepath.Join(binDir, name, "bootstrap")
 	if _, err := os.Stat(out); err == nil {
@@ -57,7 +57,7 @@ func event(t *testing.T, file string) []byte {
 }
 
 // testConfig is the configuration the bootstraps get through CONFIG_YAML.
-func testConfig(t *testing.T) string {
+func testConfig(t testing.TB) string {
 	db := storetest.NewConfig(t)
 	return fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
