@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 // build compiles ./functions/<name> as the Makefile's build-<LogicalId> target does.
-func build(t *testing.T, name string) string {
+func build(t testing.TB, name string) string {
 	t.Helper()
 	out := filepath.Join(binDir, name, "bootstrap")
 	if _, err := os.Stat(out); err == nil {
@@ -92,7 +92,7 @@ func newPipeline(t *testing.T) *pipeline {
 }
 
 // testConfig is the configuration the bootstraps get through CONFIG_YAML.
-func testConfig(t *testing.T, p *pipeline) string {
+func testConfig(t testing.TB, p *pipeline) string {
 	db := storetest.NewConfig(t)
 	spark := "{sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/logwise.jar}"
 	s3url, kafkaHost, kafkaPort := "http://127.0.0.1:1", "127.0.0.1", "1"

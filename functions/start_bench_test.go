@@ -1,0 +1,124 @@
+package functions_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/logwise/controlplane/internal/lambdarun"
+)
+
+// startRuns is the least number of timed starts a median is taken over; scripts/bench.sh runs
+// this benchmark with -benchtime 9x.
+const startRuns = 7
+
+// BenchmarkLambdaStart measures each function's cold start as Lambda's init phase sees it: the
+// time from exec of the bootstrap to its first GET .../invocation/next on a fake Runtime API.
+// "bare" is a bare aws-lambda-go binary built the same way, the baseline for the ratio.
+// Each function first starts once with migrations on (reported as migrate-start-ms), then
+// every timed start runs with DB_MIGRATE=false against that migrated database, so the figure
+// is the steady cold start, not the first deployment's. Reported metrics: median-ms over
+// b.N starts (ns/op is the mean), bytes and zip-bytes of the bootstrap.
+func BenchmarkLambdaStart(b *testing.B) {
+	for _, name := range []string{"bare", "api", "sparkmonitor", "scaler", "discovery", "peering"} {
+		b.Run(name, func(b *testing.B) {
+			var path string
+			var env []string
+			if name == "bare" {
+				path = buildBare(b)
+			} else {
+				if _, err := os.Stat(filepath.Join(name, "main.go")); err != nil {
+					b.Skipf("./functions/%s does not exist yet", name)
+				}
+				path = build(b, name)
+				env = []string{"CONFIG_YAML=" + testConfig(b, nil), "AWS_LAMBDA_FUNCTION_NAME=" + name}
+				first, err := startOnce(path, env)
+				if err != nil {
+					b.Fatalf("%s: migrating start: %v", name, err)
+				}
+				defer b.ReportMetric(ms(first), "migrate-start-ms") // after ResetTimer, which clears metrics
+				env = append(env, "DB_MIGRATE=false")
+			}
+			raw, zipped := sizes(b, path)
+			b.ResetTimer()
+			starts := make([]time.Duration, 0, b.N)
+			for range b.N {
+				d, err := startOnce(path, env)
+				if err != nil {
+					b.Fatalf("%s: %v", name, err)
+				}
+				starts = append(starts, d)
+			}
+			b.StopTimer()
+			if b.N >= startRuns || b.N == 1 {
+				slices.Sort(starts)
+				b.ReportMetric(ms(starts[len(starts)/2]), "median-ms")
+			}
+			b.ReportMetric(float64(raw), "bytes")
+			b.ReportMetric(float64(zipped), "zip-bytes")
+		})
+	}
+}
+
+// startOnce execs the bootstrap and returns the time to its first request for an invocation.
+func startOnce(path string, env []string) (time.Duration, error) {
+	p, err := lambdarun.Start(path, env)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return p.WaitReady(ctx)
+}
+
+// buildBare builds internal/benchdata/barelambda with the flags build uses for the functions.
+func buildBare(b *testing.B) string {
+	b.Helper()
+	out := filepath.Join(binDir, "bare", "bootstrap")
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "../internal/benchdata/barelambda")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build barelambda: %v\n%s", err, out)
+	}
+	return out
+}
+
+// sizes returns the bootstrap's size and the size of the deployment zip holding it.
+func sizes(b *testing.B, path string) (raw, zipped int64) {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Deflate})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		b.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return st.Size(), int64(buf.Len())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
