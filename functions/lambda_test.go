@@ -22,8 +22,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/logwise/controlplane/internal/lambdarun"
+	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/reconcile"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -68,9 +70,11 @@ func event(t *testing.T, file string) []byte {
 // pipeline is the tenant's pipeline the bootstraps reach on loopback: the Spark master
 // simulator, an S3 stand-in and a Kafka cluster, all in this test process.
 type pipeline struct {
-	master *sparktest.Master
-	s3URL  string
-	kafka  *kfake.Cluster
+	master  *sparktest.Master
+	s3URL   string
+	s3      *s3.Client
+	kafka   *kfake.Cluster
+	peerDSN string // a peer region's database, for the peering function
 }
 
 func newPipeline(t *testing.T) *pipeline {
@@ -88,7 +92,7 @@ func newPipeline(t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(kc.Close)
-	return &pipeline{master: m, s3URL: s3srv.URL, kafka: kc}
+	return &pipeline{master: m, s3URL: s3srv.URL, s3: client, kafka: kc}
 }
 
 // testConfig is the configuration the bootstraps get through CONFIG_YAML.
@@ -103,7 +107,7 @@ func testConfig(t testing.TB, p *pipeline) string {
 	}
 	return fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
-database: {dsn: "%s"}
+database: {dsn: "%s"}%s
 tenants:
   - name: ABC
     auth: {tokens: ["local-dev-token"]}
@@ -111,7 +115,15 @@ tenants:
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: "%s", kafkaBrokerPort: %s}
     spark: %s
-`, db.DSN(), s3url, kafkaHost, kafkaPort, spark)
+`, db.DSN(), p.peeringYAML(), s3url, kafkaHost, kafkaPort, spark)
+}
+
+// peeringYAML configures a peer region's database when the test gave one.
+func (p *pipeline) peeringYAML() string {
+	if p == nil || p.peerDSN == "" {
+		return ""
+	}
+	return fmt.Sprintf("\npeering: {enabled: true, intervalMs: 200, peers: [{id: eu-west-1, dsn: %q}]}", p.peerDSN)
 }
 
 func start(t *testing.T, name, cfg string) *lambdarun.Process {
@@ -147,6 +159,9 @@ func TestAPIBootstrapAnswersEvents(t *testing.T) {
 		{"api-healthcheck-httpapi-stage.json", 200, `"status":"UP"`},
 		{"api-healthcheck-rest.json", 200, `"status":"UP"`},
 		{"api-liveness-httpapi.json", 200, `Success`},
+		{"api-service-details-httpapi.json", 200, `{"data":{"serviceDetails":[]}}`},
+		{"api-service-details-rest.json", 200, `{"data":{"serviceDetails":[]}}`},
+		{"api-service-details-no-tenant-httpapi.json", 400, `"code":"MISSING_TENANT"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.event, func(t *testing.T) {
@@ -240,4 +255,124 @@ func TestScalerBootstrapDecidesForEachTenant(t *testing.T) {
 	if !strings.Contains(string(detail), "logs.api") {
 		t.Fatalf("the scaler did not sample the tenant's Kafka topic: %s", detail)
 	}
+}
+
+func TestDiscoveryBootstrapOnboardsServicesFoundInS3(t *testing.T) {
+	pl := newPipeline(t)
+	now := time.Now().UTC()
+	for _, svc := range []string{"checkout", "payments"} {
+		key := fmt.Sprintf("logs/service_name=%s/year=%04d/month=%02d/day=%02d/hour=%02d/minute=%02d/part-00000.parquet",
+			svc, now.Year(), now.Month(), now.Day(), now.Hour(), now.Minute())
+		if _, err := pl.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("logs-abc"), Key: aws.String(key), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(t, pl)
+	p := start(t, "discovery", cfg)
+	sum := invokeScheduled(t, p, "discovery-schedule.json")
+	if sum.Job != "discovery" || len(sum.Results) == 0 || sum.Results[0].Outcome != reconcile.Done {
+		t.Fatalf("summary = %+v\noutput:\n%s", sum, p.Output.String())
+	}
+	detail, _ := json.Marshal(sum.Results[0].Detail)
+	for _, want := range []string{"checkout", "payments"} {
+		if !strings.Contains(string(detail), want) {
+			t.Fatalf("discovery did not onboard %s: %s", want, detail)
+		}
+	}
+	// The delay is published as EMF on stdout, one line per canary and tenant.
+	if !strings.Contains(p.Output.String(), `"AppLogsDelayMinutes"`) {
+		t.Fatalf("no AppLogsDelayMinutes EMF line in the output:\n%s", p.Output.String())
+	}
+}
+
+func TestPeeringBootstrapTakesScheduleQueueAndOnDemandEvents(t *testing.T) {
+	pl := newPipeline(t)
+	peer := storetest.New(t) // the peer region's database (eu-west-1), migrated
+	peerCfg, err := store.ParseDSN(storetestDSN(t, peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl.peerDSN = peerCfg.DSN()
+	cfg := testConfig(t, pl)
+	mustExecSQL(t, peer, "INSERT INTO pipelines (id, `partition`, application, status, build_time, updated_at, canceled, body) VALUES "+
+		"('01JDEMOREPLAY0000000000003', 'eu-west-1', 'ABC', 'RUNNING', 1, 1000, b'0', '{\"id\":\"01JDEMOREPLAY0000000000003\"}')")
+	p := start(t, "peering", cfg)
+	p.Runtime.Timeout = 8 * time.Second // the copier loops passes until 5 s before the deadline
+	local := openLocal(t, cfg)
+	mustExecSQL(t, local, "INSERT INTO pipelines (id, `partition`, application, status, build_time, updated_at, canceled, body) VALUES "+
+		"('01JDEMOREPLAY0000000000001', 'us-east-1', 'ABC', 'RUNNING', 1, 1, b'0', '{\"id\":\"01JDEMOREPLAY0000000000001\",\"status\":\"RUNNING\"}')")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var batch struct {
+		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
+	}
+	if _, err := p.InvokeJSON(ctx, event(t, "peering-interlink-sqs.json"), &batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(batch.BatchItemFailures) != 0 {
+		t.Fatalf("batch failures %+v: a malformed message is dropped, a foreign one ignored, ours applied", batch)
+	}
+	var status string
+	if err := local.SQL().QueryRow("SELECT status FROM pipelines WHERE id = '01JDEMOREPLAY0000000000001'").Scan(&status); err != nil || status != "CANCELED" {
+		t.Fatalf("the CANCEL for our partition: status %s, %v", status, err)
+	}
+
+	var copied []map[string]any
+	if _, err := p.InvokeJSON(ctx, event(t, "peering-copy-now.json"), &copied); err != nil {
+		t.Fatal(err)
+	}
+	var part string
+	if err := local.SQL().QueryRow("SELECT `partition` FROM pipelines WHERE id = '01JDEMOREPLAY0000000000003'").Scan(&part); err != nil || part != "eu-west-1" {
+		t.Fatalf("on-demand copy: partition %q, %v (answer %v)", part, err, copied)
+	}
+
+	var sum reconcile.Summary
+	if res, err := p.InvokeJSON(ctx, event(t, "peering-schedule.json"), &sum); err != nil || res.Error {
+		t.Fatalf("scheduled run: %v %s", err, res.Body)
+	}
+	if sum.Job != "peeringcopier" || len(sum.Results) != 1 || sum.Results[0].Outcome != reconcile.Done {
+		t.Fatalf("scheduled run summary = %+v", sum)
+	}
+}
+
+// openLocal opens the database a bootstrap was configured with.
+func openLocal(t *testing.T, cfgYAML string) *store.DB {
+	t.Helper()
+	cfg, err := config.Parse([]byte(cfgYAML), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := store.ParseDSN(cfg.Database.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustExecSQL(t *testing.T, db *store.DB, q string) {
+	t.Helper()
+	if _, err := db.SQL().Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// storetestDSN returns the DSN of a store opened by storetest.
+func storetestDSN(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var name string
+	if err := db.SQL().QueryRow("SELECT DATABASE()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	base, err := store.ParseDSN(storetest.ServerDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.Name = name
+	return base.DSN()
 }

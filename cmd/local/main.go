@@ -62,6 +62,19 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	if err != nil {
 		return fmt.Errorf("wire: %w", err)
 	}
+	if sys.demo != nil {
+		// Prime the demo so the first request already sees a live pipeline: partitions in S3,
+		// the streaming job submitted, services discovered.
+		if err := sys.demo.seed(ctx); err != nil {
+			return fmt.Errorf("seed demo pipeline: %w", err)
+		}
+		for _, job := range []string{"sparkmonitor", "discovery"} {
+			if _, err := app.RunJob(ctx, job); err != nil {
+				log.Warn("first run", "job", job, "error", err.Error())
+			}
+		}
+		go sys.demo.run(ctx, "http://"+o.addr)
+	}
 	srv := &http.Server{Addr: o.addr, Handler: app.API.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

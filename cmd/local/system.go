@@ -1,26 +1,40 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logwise/controlplane/shared/config"
+	"github.com/logwise/controlplane/shared/logstore"
+	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store/memdb"
 )
 
-// system is the set of in-process stand-ins the demo tenant points at.
+// system is the set of in-process stand-ins the demo tenant points at, and the simulated
+// pipeline that keeps them moving.
 type system struct {
 	config        *config.Config
 	dbDescription string
 	closers       []func()
+	demo          *demoPipeline // nil with -config
 }
 
 func (s *system) close() {
@@ -31,8 +45,43 @@ func (s *system) close() {
 
 const demoBucket = "logwise-demo-logs"
 
-// startSystem starts the embedded database, S3, Spark master and Kafka, and returns a
-// configuration whose demo tenant uses them (or the operator's configuration file).
+// demoServices are the services whose logs the simulated pipeline writes; the first two are
+// the tenant's canaries.
+var demoServices = []string{"checkout", "payments", "search", "inventory", "healthcheck-dummy"}
+
+// endpoints are where the demo tenant's pipeline lives.
+type endpoints struct {
+	DSN, S3, SparkREST, SparkWeb, KafkaHost, KafkaPort, VectorHost, VectorPort string
+}
+
+// demoConfig is the demo deployment: one tenant, auth off (local use only).
+func demoConfig(e endpoints) string {
+	return fmt.Sprintf(`
+deployment: {partition: local, region: us-east-1}
+api: {authDisabled: true}
+database: {dsn: %q}
+executions: {retentionDays: 7}
+tenants:
+  - name: demo
+    defaultLogsRetentionDays: 3
+    objectStore:
+      aws: {bucket: %s, region: us-east-1, endpointOverride: %q, pathStyle: true}
+    vector: {host: %q, apiPort: %s}
+    kafka: {kafkaBrokersHost: %q, kafkaBrokerPort: %s, partitionRatePerSecond: 50}
+    spark:
+      restUrl: %q
+      webUrl: %q
+      sparkJarPath: "s3://logwise-demo-jars/logwise-spark.jar"
+      subscribePattern: "^logs.*"
+      minWorkerCount: 2
+      maxWorkerCount: 6
+      perCoreLogsProcess: 20000
+    delayMetrics: {app: {sampleServiceName: checkout, sampleServiceNames: [payments]}}
+`, e.DSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb)
+}
+
+// startSystem starts the embedded database, S3, Spark master, Kafka and a Vector stand-in,
+// and returns a configuration whose demo tenant uses them (or the operator's configuration).
 func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, error) {
 	sys := &system{}
 	dsn := o.dsn
@@ -67,27 +116,149 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 		return nil, fmt.Errorf("create demo bucket: %w", err)
 	}
 
-	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, dsn, s3srv.URL)), func(string) (string, bool) { return "", false })
+	master := sparktest.NewMaster(sparktest.Options{AutoLaunch: time.Second, Workers: []sparktest.WorkerSpec{
+		{Cores: 4, MemoryMB: 8192}, {Cores: 4, MemoryMB: 8192}, {Cores: 4, MemoryMB: 8192}}})
+	sys.closers = append(sys.closers, master.Close)
+
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs.checkout", "logs.payments", "logs.search"))
+	if err != nil {
+		return nil, fmt.Errorf("start Kafka: %w", err)
+	}
+	sys.closers = append(sys.closers, kc.Close)
+	kafkaHost, kafkaPort, _ := net.SplitHostPort(kc.ListenAddrs()[0])
+
+	vector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	sys.closers = append(sys.closers, vector.Close)
+	vectorHost, vectorPort, _ := net.SplitHostPort(vector.Listener.Addr().String())
+
+	cfg, err := config.Parse([]byte(demoConfig(endpoints{DSN: dsn, S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
+		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort})), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
 	sys.config = cfg
-	log.Info("in-process S3", "endpoint", s3srv.URL, "bucket", demoBucket)
+	t := cfg.Tenants[0]
+	sys.demo = &demoPipeline{log: log, s3: client, layout: logstore.Layout{LogsDir: t.Spark.LogsDir, CheckpointDir: t.Spark.CheckPointDir},
+		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name}
+	log.Info("demo pipeline", "s3", s3srv.URL, "bucket", demoBucket, "sparkRest", master.RestURL(), "sparkWeb", master.WebURL(),
+		"kafka", kc.ListenAddrs()[0], "vector", vector.URL)
 	return sys, nil
 }
 
-// demoConfig is the demo deployment: one tenant, auth off (local use only).
-const demoConfig = `
-deployment: {partition: local, region: us-east-1}
-api: {authDisabled: true}
-database: {dsn: "%s"}
-tenants:
-  - name: demo
-    defaultLogsRetentionDays: 3
-    objectStore:
-      aws: {bucket: ` + demoBucket + `, region: us-east-1, endpointOverride: "%s", pathStyle: true}
-    vector: {host: 127.0.0.1, apiPort: 8686}
-    kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 9092}
-    spark: {sparkMasterHost: 127.0.0.1, sparkJarPath: "s3://logwise-demo-jars/logwise-spark.jar"}
-    delayMetrics: {app: {sampleServiceName: checkout, sampleServiceNames: [payments]}}
-`
+// demoPipeline simulates the tenant's Vector → Kafka → Spark → S3 pipeline: it produces log
+// records to Kafka, writes each minute's partitions (and the file-sink log) to S3 as the
+// streaming job would, and posts the stage reports the job's listener sends to the API.
+type demoPipeline struct {
+	log       *slog.Logger
+	s3        *s3.Client
+	layout    logstore.Layout
+	kafkaAddr string
+	tenant    string
+	batch     int
+	mu        sync.Mutex
+}
+
+// seed writes the current minute's partitions so the first discovery, delay and health runs
+// see a live pipeline.
+func (d *demoPipeline) seed(ctx context.Context) error {
+	return d.writeMinute(ctx, time.Now().UTC())
+}
+
+// run keeps the pipeline moving until ctx ends.
+func (d *demoPipeline) run(ctx context.Context, apiBase string) {
+	go d.produce(ctx)
+	minute := time.NewTicker(20 * time.Second)
+	report := time.NewTicker(30 * time.Second)
+	defer minute.Stop()
+	defer report.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-minute.C:
+			if err := d.writeMinute(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+				d.log.Warn("demo pipeline: write partitions", "error", err.Error())
+			}
+		case <-report.C:
+			d.postStageReport(ctx, apiBase)
+		}
+	}
+}
+
+func (d *demoPipeline) writeMinute(ctx context.Context, now time.Time) error {
+	d.mu.Lock()
+	d.batch++
+	batch := d.batch
+	d.mu.Unlock()
+	for _, svc := range demoServices {
+		key := d.layout.MinutePrefix(svc, now) + fmt.Sprintf("part-%05d-%d.snappy.parquet", batch, now.Unix())
+		if _, err := d.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demoBucket), Key: aws.String(key),
+			Body: bytes.NewReader([]byte("PAR1 demo log records PAR1"))}); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	}
+	name := strconv.Itoa(batch)
+	if batch%10 == 9 {
+		name += ".compact"
+	}
+	_, err := d.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demoBucket), Key: aws.String(d.layout.SparkMetadataPrefix() + name),
+		Body: bytes.NewReader([]byte(`v1` + "\n" + `{"path":"s3a://` + demoBucket + `/logs/...","size":1024,"isDir":false}`))})
+	return err
+}
+
+// produce writes a trickle of log records to the tenant's topics, so Kafka offsets move.
+func (d *demoPipeline) produce(ctx context.Context) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.kafkaAddr))
+	if err != nil {
+		d.log.Warn("demo pipeline: Kafka producer", "error", err.Error())
+		return
+	}
+	defer cl.Close()
+	topics := []string{"logs.checkout", "logs.payments", "logs.search"}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for range 10 {
+				cl.Produce(ctx, &kgo.Record{Topic: topics[i%len(topics)], Value: []byte(`{"level":"info","message":"demo"}`)}, nil)
+			}
+		}
+	}
+}
+
+// postStageReport sends what the Spark job's stage listener sends after each micro-batch.
+func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
+	now := time.Now()
+	body, _ := json.Marshal(map[string]any{
+		"enableUpScale": true, "enableDownScale": true,
+		"sparkStageHistory": map[string]any{
+			"inputRecords": 150000 + rand.IntN(100000), "outputBytes": 40_000_000 + rand.IntN(10_000_000),
+			"submissionTime": now.Add(-40 * time.Second).UnixMilli(), "completionTime": now.UnixMilli(),
+			"coresUsed": 12, "status": "succeeded",
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiBase+"/scale-spark-cluster", bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Tenant-Name", d.tenant)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("demo pipeline: post stage report", "error", err.Error())
+		}
+		return
+	}
+	resp.Body.Close()
+}

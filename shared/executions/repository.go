@@ -148,7 +148,10 @@ func (r *Repository) List(ctx context.Context, f Filter) (Page, error) {
 		parts = append(parts, "("+q+")")
 		args = append(args, qa...)
 	}
-	query := strings.Join(parts, " UNION ALL ") + fmt.Sprintf(" ORDER BY build_time DESC, id DESC LIMIT %d", f.Limit+1)
+	query := parts[0][1 : len(parts[0])-1] // one type: the SELECT as it is
+	if len(parts) > 1 {
+		query = strings.Join(parts, " UNION ALL ") + fmt.Sprintf(" ORDER BY build_time DESC, id DESC LIMIT %d", f.Limit+1)
+	}
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list executions: %w", err)

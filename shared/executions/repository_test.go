@@ -305,3 +305,26 @@ func TestUpdateStagesAppliesAllOrNoneAndKeepsCompletedStages(t *testing.T) {
 		t.Errorf("foreign: %v, want CONFLICT", err)
 	}
 }
+
+// TestListOnTheEmbeddedServer runs the listing on go-mysql-server (the local default), with
+// one type and with both.
+func TestListOnTheEmbeddedServer(t *testing.T) {
+	db := storetest.NewEmbedded(t)
+	repo := executions.NewRepository(db.SQL(), "local")
+	ctx := context.Background()
+	if _, err := repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "demo", Name: "sparkReplay"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := executions.NewLog(db.SQL(), "local").Record(ctx, executions.Action{Tenant: "demo", Kind: "scaleWorkers"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ  executions.Type
+		want int
+	}{{"", 2}, {executions.Pipeline, 1}, {executions.Orchestration, 1}} {
+		p, err := repo.List(ctx, executions.Filter{Type: tc.typ, Application: "demo", Statuses: []executions.Status{executions.Running, executions.Succeeded}})
+		if err != nil || len(p.Executions) != tc.want {
+			t.Fatalf("List(type %q) = %d executions, %v; want %d", tc.typ, len(p.Executions), err, tc.want)
+		}
+	}
+}
