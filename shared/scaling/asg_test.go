@@ -1,6 +1,8 @@
 package scaling
 
 import (
+	"github.com/logwise/controlplane/internal/mototest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +23,7 @@ type motoASG struct {
 }
 
 func newMotoASG(t *testing.T) motoASG {
-	url := startMoto(t)
+	url := mototest.Start(t)
 	cfg := motoConfig()
 	m := motoASG{
 		asg: autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(url) }),
