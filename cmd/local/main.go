@@ -54,7 +54,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	}
 	defer sys.close()
 
-	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log})
+	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns})
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}

@@ -35,6 +35,10 @@ type system struct {
 	dbDescription string
 	closers       []func()
 	demo          *demoPipeline // nil with -config
+	// maxOpenConns is 1 on the embedded database: go-mysql-server's in-memory engine loses
+	// rows when transactions commit concurrently (a commit replaces the database with its own
+	// snapshot), so its connections are serialized. MariaDB or MySQL get the normal pool.
+	maxOpenConns int
 }
 
 func (s *system) close() {
@@ -93,6 +97,7 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 		sys.closers = append(sys.closers, func() { db.Close() })
 		dsn = db.Config("logwise").DSN()
 		sys.dbDescription = "embedded go-mysql-server at " + db.Addr
+		sys.maxOpenConns = 1
 	} else {
 		sys.dbDescription = "MySQL from -mysql-dsn"
 	}

@@ -55,6 +55,8 @@ type Options struct {
 	LookupEnv config.LookupEnv
 	// Log replaces the default logger (before redaction is added).
 	Log *slog.Logger
+	// MaxOpenConns overrides the store's pool size (0 keeps the Lambda default).
+	MaxOpenConns int
 }
 
 // Load builds the environment of function name. The configuration comes from, in order:
@@ -104,6 +106,9 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	env.Log = slog.New(env.Redactor.Handler(base.Handler())).With("function", name)
 	env.HTTP = tracing.HTTPClient(&http.Client{Timeout: 10 * time.Second})
 
+	if opt.MaxOpenConns > 0 {
+		dbCfg.MaxOpenConns = opt.MaxOpenConns
+	}
 	db, err := store.OpenWith(ctx, dbCfg, tracing.OpenSQL)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
