@@ -9,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/logwise/controlplane/shared/fault"
 )
@@ -29,7 +27,7 @@ type autoScalingAPI interface {
 // instancesAPI is the part of the EC2 client the actuator uses: finding the instances
 // behind Spark worker hosts (private IPs or private DNS names).
 type instancesAPI interface {
-	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	InstancesByFilter(ctx context.Context, filter string, values []string) ([]Instance, error)
 }
 
 // ASG resizes an AWS Auto Scaling Group of Spark workers. Upscale raises the desired
@@ -172,25 +170,19 @@ func (g *ASG) removable(ctx context.Context, c Cluster, gr group) ([]string, err
 	driverInstances := map[string]bool{}
 	all := append(slices.Clone(hosts), keys(driverHosts)...)
 	for _, filter := range []string{"private-ip-address", "private-dns-name"} {
-		p := ec2.NewDescribeInstancesPaginator(g.ec2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String(filter), Values: all}}})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fault.Wrap(fault.Upstream, err, "find EC2 instances of Spark workers for group %s", g.name)
-			}
-			for _, r := range out.Reservations {
-				for _, in := range r.Instances {
-					id := aws.ToString(in.InstanceId)
-					for _, h := range []string{aws.ToString(in.PrivateIpAddress), aws.ToString(in.PrivateDnsName)} {
-						if h == "" {
-							continue
-						}
-						if driverHosts[h] {
-							driverInstances[id] = true
-						} else {
-							byHost[h] = id
-						}
-					}
+		found, err := g.ec2.InstancesByFilter(ctx, filter, all)
+		if err != nil {
+			return nil, fmt.Errorf("find EC2 instances of Spark workers for group %s: %w", g.name, err)
+		}
+		for _, in := range found {
+			for _, h := range []string{in.PrivateIP, in.PrivateDNS} {
+				if h == "" {
+					continue
+				}
+				if driverHosts[h] {
+					driverInstances[in.ID] = true
+				} else {
+					byHost[h] = in.ID
 				}
 			}
 		}

@@ -18,16 +18,18 @@ import (
 
 // motoASG creates groups in moto and reads back their instances' private IPs.
 type motoASG struct {
-	asg *autoscaling.Client
-	ec2 *ec2.Client
+	asg   *autoscaling.Client
+	ec2   *ec2.Client // the SDK, to set up the world
+	query *ec2Query   // what the actuator uses
 }
 
 func newMotoASG(t *testing.T) motoASG {
 	url := mototest.Start(t)
 	cfg := motoConfig()
 	m := motoASG{
-		asg: autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(url) }),
-		ec2: ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) }),
+		asg:   autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(url) }),
+		ec2:   ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) }),
+		query: newEC2Query(cfg, url),
 	}
 	ctx := context.Background()
 	imgs, err := m.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{})
@@ -92,7 +94,7 @@ func TestASGAgainstMoto(t *testing.T) {
 
 	t.Run("upscale is clamped to MaxSize", func(t *testing.T) {
 		m.group(t, "up", 1, 6, 2)
-		a, err := NewASG("up", m.asg, m.ec2).Apply(ctx, Decision{Action: Upscale, From: 2, Target: 9}, Cluster{})
+		a, err := NewASG("up", m.asg, m.query).Apply(ctx, Decision{Action: Upscale, From: 2, Target: 9}, Cluster{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +121,7 @@ func TestASGAgainstMoto(t *testing.T) {
 		// A second worker process on the driver's instance must not make it removable.
 		c.Workers = append(c.Workers, Worker{ID: "w-0b", Host: ips[ids[0]], State: "ALIVE"})
 
-		g := NewASG("workers", m.asg, m.ec2)
+		g := NewASG("workers", m.asg, m.query)
 		steps := []struct {
 			name         string
 			from, target int
@@ -157,7 +159,7 @@ func TestASGAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("missing group names itself", func(t *testing.T) {
-		_, err := NewASG("nope", m.asg, m.ec2).Apply(ctx, Decision{Action: Upscale, From: 1, Target: 2}, Cluster{})
+		_, err := NewASG("nope", m.asg, m.query).Apply(ctx, Decision{Action: Upscale, From: 1, Target: 2}, Cluster{})
 		if err == nil || !strings.Contains(err.Error(), `"nope" not found`) {
 			t.Errorf("got %v, want a not-found naming the group", err)
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/fault"
@@ -78,12 +77,7 @@ func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config) (Actuat
 				o.BaseEndpoint = aws.String(a.EndpointOverride)
 			}
 		})
-		ec := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
-			if a.EndpointOverride != "" {
-				o.BaseEndpoint = aws.String(a.EndpointOverride)
-			}
-		})
-		return NewASG(a.Name, asg, ec), nil
+		return NewASG(a.Name, asg, newEC2Query(cfg, a.EndpointOverride)), nil
 	}
 	return nil, nil
 }
