@@ -258,3 +258,29 @@ func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 		t.Fatalf("force not recorded: %v", d.Body["context"])
 	}
 }
+
+func TestRetentionTombstonesAreAppliedByThePeerRegion(t *testing.T) {
+	east, west, _ := twoRegions(t)
+	ctx := context.Background()
+	old, _ := east.app.Env.Executions.Record(ctx, executions.Action{Tenant: "ABC", Kind: "scaleWorkers", Description: "an old decision"})
+	kept, _ := east.app.executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay"})
+	pass(t, west)
+	pass(t, west)
+	for _, id := range []string{old, kept} {
+		if _, err := west.app.executions.Get(ctx, id); err != nil {
+			t.Fatalf("west has no copy of %s before retention: %v", id, err)
+		}
+	}
+	// East's retention deletes its finished executions older than the cutoff, with tombstones.
+	n, err := east.app.executions.PurgeCompleted(ctx, time.Now().Add(time.Minute), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("east purged %d, %v; want the one finished execution", n, err)
+	}
+	pass(t, west)
+	if _, err := west.app.executions.Get(ctx, old); err == nil {
+		t.Fatalf("west still has %s after east's tombstone was peered", old)
+	}
+	if _, err := west.app.executions.Get(ctx, kept); err != nil {
+		t.Fatalf("west lost the running replay %s: %v", kept, err)
+	}
+}
