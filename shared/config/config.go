@@ -42,6 +42,10 @@ type API struct {
 	AuthDisabled bool `yaml:"authDisabled"`
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// AdminTokens and AdminTokenHashes authorise the deployment-wide admin routes (the
+	// peering switches); like tenant tokens, plaintext ones are hashed at load.
+	AdminTokens      []string `yaml:"adminTokens"`
+	AdminTokenHashes []string `yaml:"adminTokenHashes"`
 }
 
 // Database says where the control plane's MySQL is. Exactly one of DSN and SecretARN is set.

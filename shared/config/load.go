@@ -202,6 +202,14 @@ func (c *Config) Validate() error {
 
 // hashTokens keeps bearer tokens only as hashes, remembering the plaintext for Secrets().
 func (c *Config) hashTokens() {
+	for j, h := range c.API.AdminTokenHashes {
+		c.API.AdminTokenHashes[j] = strings.ToLower(strings.TrimPrefix(h, "sha256:"))
+	}
+	for _, tok := range c.API.AdminTokens {
+		c.API.AdminTokenHashes = append(c.API.AdminTokenHashes, HashToken(tok))
+		c.plainTokens = append(c.plainTokens, tok)
+	}
+	c.API.AdminTokens = nil
 	for i := range c.Tenants {
 		a := &c.Tenants[i].Auth
 		for j, h := range a.TokenHashes {

@@ -18,7 +18,8 @@ import (
 // Deps are the services behind the API, one embedded struct per domain (each defined in its
 // domain's file). A nil service makes its routes answer 503 NOT_CONFIGURED.
 type Deps struct {
-	Health Pinger
+	Health   Pinger
+	Switches SwitchStore
 	SparkDeps
 	ScalingDeps
 	DiscoveryDeps
@@ -67,6 +68,7 @@ func (s *Server) register() {
 	s.registerScaling()
 	s.registerDiscovery()
 	s.registerExecutions()
+	s.registerAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, notFoundRoute(r))
 	})
