@@ -43,7 +43,7 @@ func FuzzServiceName(f *testing.F) {
 			}
 		}
 		// A minute between 1970 and 9999 (ParseMinutePartition reads unsigned years).
-		unix = ((unix%253402300799)+253402300799)%253402300799
+		unix = ((unix % 253402300799) + 253402300799) % 253402300799
 		at := time.Unix(unix, 0).UTC()
 		key := l.MinutePrefix(svc, at) + "part-00000.gz.parquet"
 		got, ok := ParseMinutePartition(key)
