@@ -100,3 +100,28 @@ func keys(m map[string]*Result) string {
 	}
 	return fmt.Sprint(ks)
 }
+
+func TestRenderSupervisionAndDiscoveryFigures(t *testing.T) {
+	rep := &Report{Module: "m", Results: []*Result{
+		{Package: "m/shared/supervisor", Name: "BenchmarkDriverFailureToResubmission", N: 3, Status: "ok",
+			Metrics: []Metric{{6.9e8, "ns/op"}, {7.5, "failure-to-submit-s"}, {14.5, "max-failure-to-submit-s"}}},
+		{Package: "m/shared/discovery", Name: "BenchmarkSync10000Services", N: 2, Status: "ok", Metrics: []Metric{{3e8, "ns/op"}, {11, "LISTs/op"}}},
+		{Package: "m/shared/freshness", Name: "BenchmarkDelayRequestsPerService/newest_2h_back", N: 5, Status: "ok", Metrics: []Metric{{8e6, "ns/op"}, {3, "LISTs/service"}}},
+	}}
+	out := rep.Render()
+	for _, want := range []string{
+		"| failure → new submission, mean (s) | 7.5 |",
+		"| failure → new submission, worst case (s) | 14.5 |",
+		"| runs | 3 |",
+		"steady-state sync of 10,000 services (S3 LISTs per sync) | 11",
+		"newest data 2 h back (S3 LISTs) | 3",
+		"first sync onboarding 10,000 services (ns/op) | not measured",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}

@@ -154,28 +154,29 @@ func (r *Report) apiSection(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
-// supervisionBenchmark is the benchmark the supervision figure comes from, and its metric.
-//
-// TODO(lead): when shared/spark/sparktest (the Spark master simulator) and shared/supervisor
-// land, add BenchmarkDriverFailureToResubmission to shared/supervisor: per op, start the
-// simulator with a RUNNING driver, make the driver fail, run the supervisor on the default
-// schedule (config defaults of spark.monitor: poll interval, crash-loop back-off) with an
-// injected clock advanced tick by tick, and stop when the simulator records the new
-// submission; report the simulated time from failure to submission with
-// b.ReportMetric(seconds, "failure-to-submit-s") (and, if useful, the wall time as ns/op).
-// supervisionSection below then prints it; until then it prints "not measured yet".
-var supervisionBenchmark = struct{ name, metric string }{"BenchmarkDriverFailureToResubmission", "failure-to-submit-s"}
+// supervisionBenchmark is the benchmark the supervision figure comes from
+// (shared/supervisor): with the default schedule (an invocation every minute, polling every
+// 15 s for 60 s) and an injected clock, it ends the running driver in the Spark master
+// simulator at 60 instants spread over the minute and reports the simulated time to the new
+// submission: the mean as metric, the worst case as maxMetric.
+var supervisionBenchmark = struct{ name, metric, maxMetric string }{
+	"BenchmarkDriverFailureToResubmission", "failure-to-submit-s", "max-failure-to-submit-s"}
 
 func (r *Report) supervisionSection(b *strings.Builder) {
 	b.WriteString("## Supervision\n\n")
-	b.WriteString("Time from a driver failure in the Spark master simulator to the new submission, with the default schedule.\n\n")
+	b.WriteString("Time from a driver failure in the Spark master simulator to the new submission, with the default schedule " +
+		"(EventBridge every 60 s; each run polls every 15 s for 60 s), in simulated time over failure instants spread across the minute.\n\n")
 	res := r.find(supervisionBenchmark.name)
 	v, ok := res.Metric(supervisionBenchmark.metric)
 	if res == nil || res.Status != "ok" || !ok {
 		fmt.Fprintf(b, "**not measured yet**%s (expects `%s` reporting `%s`).\n\n", because(res), supervisionBenchmark.name, supervisionBenchmark.metric)
 		return
 	}
-	fmt.Fprintf(b, "| figure | value |\n|---|---:|\n| failure → new submission (s) | %.1f |\n| runs | %d |\n\n", v, res.N)
+	fmt.Fprintf(b, "| figure | value |\n|---|---:|\n| failure → new submission, mean (s) | %.1f |\n", v)
+	if worst, ok := res.Metric(supervisionBenchmark.maxMetric); ok {
+		fmt.Fprintf(b, "| failure → new submission, worst case (s) | %.1f |\n", worst)
+	}
+	fmt.Fprintf(b, "| runs | %d |\n\n", res.N)
 }
 
 // capabilityFigure is a figure a capability issue asks for, taken from one benchmark's metric;
@@ -196,6 +197,14 @@ var capabilityFigures = []capabilityFigure{
 	{Area: "Peering", Label: "steady-state pass, 1M executions (ns/op; PEERING_BENCH_1M=1)", Bench: []string{"BenchmarkSteadyStatePass1M", "BenchmarkSteadyStatePass/1M"}, Metric: "ns/op"},
 	{Area: "Peering", Label: "steady-state pass time, 1M vs 100k", Bench: []string{"BenchmarkSteadyStatePass1M", "BenchmarkSteadyStatePass/1M"}, Metric: "ns/op",
 		Per: []string{"BenchmarkSteadyStatePass100k", "BenchmarkSteadyStatePass/100k"}},
+	{Area: "Discovery", Label: "steady-state sync of 10,000 services (ns/op)", Bench: []string{"BenchmarkSync10000Services"}, Metric: "ns/op"},
+	{Area: "Discovery", Label: "steady-state sync of 10,000 services (S3 LISTs per sync)", Bench: []string{"BenchmarkSync10000Services"}, Metric: "LISTs/op"},
+	{Area: "Discovery", Label: "first sync onboarding 10,000 services (ns/op)", Bench: []string{"BenchmarkOnboard10000Services"}, Metric: "ns/op"},
+	{Area: "Discovery", Label: "first sync onboarding 10,000 services (S3 LISTs per sync)", Bench: []string{"BenchmarkOnboard10000Services"}, Metric: "LISTs/op"},
+	{Area: "Discovery and delay", Label: "delay of one service, newest data 0 h back (S3 LISTs)", Bench: []string{"BenchmarkDelayRequestsPerService/newest_0h_back"}, Metric: "LISTs/service"},
+	{Area: "Discovery and delay", Label: "delay of one service, newest data 2 h back (S3 LISTs)", Bench: []string{"BenchmarkDelayRequestsPerService/newest_2h_back"}, Metric: "LISTs/service"},
+	{Area: "Discovery and delay", Label: "delay of one service, newest data beyond the lookback (S3 LISTs)", Bench: []string{"BenchmarkDelayRequestsPerService/newest_4h_back"}, Metric: "LISTs/service"},
+	{Area: "Discovery and delay", Label: "delay of one service, newest data 0 h back (ns/op)", Bench: []string{"BenchmarkDelayRequestsPerService/newest_0h_back"}, Metric: "ns/op"},
 }
 
 // areas maps a package (relative to the module) to the report's area for it.

@@ -16,9 +16,11 @@ type KadmProbe struct {
 }
 
 // Metadata requests metadata for all topics and counts offline and under-replicated
-// partitions of each.
+// partitions of each. It asks the brokers every time: kadm otherwise answers from franz-go's
+// metadata cache (up to 5 s old), which kept reporting a closed cluster UP.
+// kadm.WithAuthorizedOps is kadm's only way to bypass that cache.
 func (p KadmProbe) Metadata(ctx context.Context) (ClusterState, error) {
-	md, err := p.Admin.Metadata(ctx)
+	md, err := p.Admin.Metadata(kadm.WithAuthorizedOps(ctx))
 	if err != nil {
 		return ClusterState{}, fmt.Errorf("kafka metadata: %w", err)
 	}

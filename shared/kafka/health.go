@@ -25,13 +25,14 @@ func SubscribeMatcher(pattern string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-// CheckHealth asks the brokers for metadata and lists the topics matching pattern.
+// CheckHealth asks the brokers for metadata and lists the topics matching pattern. It bypasses
+// kadm's metadata cache (kadm.WithAuthorizedOps), so an unreachable cluster is reported at once.
 func CheckHealth(ctx context.Context, adm *kadm.Client, pattern string) (Health, error) {
 	re, err := SubscribeMatcher(pattern)
 	if err != nil {
 		return Health{}, err
 	}
-	md, err := adm.Metadata(ctx)
+	md, err := adm.Metadata(kadm.WithAuthorizedOps(ctx))
 	if err != nil {
 		return Health{}, fault.Wrap(fault.Unavailable, err, "Kafka metadata")
 	}

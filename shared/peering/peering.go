@@ -138,6 +138,10 @@ type peer struct {
 
 	mu            sync.Mutex
 	hasCompressed *bool // whether the peer has the *_compressed_executions tables (learned once)
+	// unreleased is this copier's lease on the peer that a pass could not release (the local
+	// database was unreachable at the end of the pass); the next pass renews it, under the
+	// same fencing token, instead of skipping the peer until the lease expires. Guarded by mu.
+	unreleased *store.Lease
 }
 
 // New checks the local partition (Orca's partition_name rule) and the peers, reads the local

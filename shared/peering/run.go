@@ -61,7 +61,7 @@ type progress struct {
 func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 	start := c.opts.Now()
 	c.checkReach(ctx, p)
-	lease, err := c.local.AcquireLease(ctx, "peering/"+p.ID, c.opts.Holder, c.opts.LeaseTTL)
+	lease, err := c.acquire(ctx, p)
 	if errors.Is(err, store.ErrLeaseHeld) {
 		c.log.DebugContext(ctx, "peer lease held by another copier; skipped", "peer", p.ID)
 		return PeerSummary{Skipped: 1}
@@ -75,7 +75,15 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		r.counts[t] = &counts{}
 	}
 	defer func() {
-		if err := c.local.ReleaseLease(context.WithoutCancel(ctx), r.lease); err != nil {
+		err := c.local.ReleaseLease(context.WithoutCancel(ctx), r.lease)
+		p.mu.Lock()
+		p.unreleased = nil
+		if err != nil && !errors.Is(err, store.ErrStaleToken) {
+			l := r.lease
+			p.unreleased = &l
+		}
+		p.mu.Unlock()
+		if err != nil {
 			c.log.WarnContext(ctx, "release peer lease", "peer", p.ID, "error", err)
 		}
 	}()
@@ -123,6 +131,32 @@ func (c *Copier) emit(ctx context.Context, peerID, typ string, ms ...metrics.Met
 func (c *Copier) emitCustomError(p Peer, err error) {
 	_ = c.metrics.Emit(map[string]string{"peerId": p.ID, "peerer": fmt.Sprintf("%T", p.Custom)},
 		metrics.Metric{Name: "pollers.peering.customPeerer.numErrors", Value: 1, Unit: metrics.Count})
+}
+
+// acquire takes the peer's lease. When it is held and the holder is this copier's own lease
+// that an earlier pass could not release, it renews that lease (same token, so fencing still
+// excludes anyone who took it over) instead of skipping the peer until the lease expires.
+func (c *Copier) acquire(ctx context.Context, p *peer) (store.Lease, error) {
+	lease, err := c.local.AcquireLease(ctx, "peering/"+p.ID, c.opts.Holder, c.opts.LeaseTTL)
+	if !errors.Is(err, store.ErrLeaseHeld) {
+		return lease, err
+	}
+	p.mu.Lock()
+	own := p.unreleased
+	p.mu.Unlock()
+	if own == nil {
+		return lease, err
+	}
+	l, rerr := c.local.RenewLease(ctx, *own, c.opts.LeaseTTL)
+	if rerr != nil {
+		if errors.Is(rerr, store.ErrStaleToken) {
+			p.mu.Lock()
+			p.unreleased = nil
+			p.mu.Unlock()
+		}
+		return lease, err
+	}
+	return l, nil
 }
 
 // renew extends the lease when half of it has gone; false means it was lost.

@@ -109,7 +109,12 @@ func tenant(m *sparktest.Master) config.Tenant {
 
 func newEnv(t *testing.T, opts sparktest.Options) *env {
 	t.Helper()
-	db := storetest.New(t)
+	return newEnvOn(t, storetest.New(t), opts)
+}
+
+// newEnvOn is newEnv over a given migrated database.
+func newEnvOn(t *testing.T, db *store.DB, opts sparktest.Options) *env {
+	t.Helper()
 	clock := &fakeClock{t: time.Now().Truncate(time.Millisecond)}
 	db.SetClock(clock.now)
 	m := sparktest.NewMaster(opts)
