@@ -6,7 +6,6 @@
 package lambdarun
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,9 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/logwise/controlplane/internal/syncbuf"
 )
 
 // Result is the answer to one invocation.
@@ -202,25 +202,4 @@ func (p *Process) InvokeJSON(ctx context.Context, payload []byte, out any) (Resu
 }
 
 // SyncBuffer is a goroutine-safe buffer for a process's output.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// Lines returns the output's lines.
-func (s *SyncBuffer) Lines() []string {
-	return strings.Split(strings.TrimSpace(s.String()), "\n")
-}
+type SyncBuffer = syncbuf.Buffer

@@ -43,8 +43,13 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("mariadbtest needs %s (scripts/mariadb.sh installs mariadb-server): %v", mariadbd, err)
 	}
 	dir := t.TempDir()
+	// A tmpdir of its own: servers bootstrapped at once in the shared /tmp collide on their
+	// temporary tables' names ("Unknown table 'mysql.tmp_user_sys'").
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	install := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+filepath.Join(dir, "data"),
-		"--auth-root-authentication-method=normal", "--skip-test-db")
+		"--tmpdir="+filepath.Join(dir, "tmp"), "--auth-root-authentication-method=normal", "--skip-test-db")
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
@@ -81,7 +86,7 @@ func (s *Server) Start() error {
 	if s.cmd != nil {
 		return fmt.Errorf("mariadbd on port %d is already running", s.Port)
 	}
-	args := []string{"--no-defaults", "--datadir=" + filepath.Join(s.Dir, "data"), "--bind-address=127.0.0.1",
+	args := []string{"--no-defaults", "--datadir=" + filepath.Join(s.Dir, "data"), "--tmpdir=" + filepath.Join(s.Dir, "tmp"), "--bind-address=127.0.0.1",
 		"--port=" + strconv.Itoa(s.Port), "--socket=" + filepath.Join(s.Dir, "sock"), "--pid-file=" + filepath.Join(s.Dir, "pid"),
 		"--skip-name-resolve", "--innodb-buffer-pool-size=16M", "--skip-log-bin"}
 	if os.Geteuid() == 0 {

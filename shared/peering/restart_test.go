@@ -3,10 +3,9 @@ package peering
 import (
 	"context"
 	"fmt"
+	"github.com/logwise/controlplane/internal/syncbuf"
 	"log/slog"
 	"maps"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,20 +104,5 @@ func TestRunConvergesAcrossMariaDBRestart(t *testing.T) {
 	assertConverged(t, p)
 }
 
-// lockedBuffer is a log sink safe for the copier's concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects log lines from concurrent writers.
+type lockedBuffer = syncbuf.Buffer

@@ -108,11 +108,17 @@ tenants:
       sparkJarPath: s3://jars/app.jar
       cluster: {clusterType: kubernetes, kubernetes: {apiServer: %q, caFile: %q, tokenFile: %q}}
 `, storetest.NewConfig(t).DSN(), s3srv.URL, khost, kport, master.RestURL(), master.WebURL(), ksrv.URL, ca, tok)
+	return appFromYAML(t, "test", y), master, kube
+}
+
+// appFromYAML loads and wires a whole App from a configuration, as a function's main does.
+func appFromYAML(t *testing.T, name, y string) *App {
+	t.Helper()
 	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := Load(ctx, "test", Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	env, err := Load(context.Background(), name, Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +127,7 @@ tenants:
 	if err != nil {
 		t.Fatal(err)
 	}
-	return app, master, kube
+	return app
 }
 
 func apiCall(t *testing.T, app *App, method, path, body string) (int, map[string]any) {

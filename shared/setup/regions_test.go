@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/logwise/controlplane/internal/mototest"
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -74,20 +71,7 @@ tenants:
     kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1}
     spark: {sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/app.jar}
 `, name, db.DSN(), peers != "", peers, aws.ToString(top.TopicArn), url)
-		cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := Load(ctx, name, Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { env.Store.Close() })
-		app, err := NewApp(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &testRegion{name: name, app: app, db: db, queue: queue("interlink-" + name)}
+		return &testRegion{name: name, app: appFromYAML(t, name, y), db: db, queue: queue("interlink-" + name)}
 	}
 	east = mk("us-east-1", eastDB, "")
 	west = mk("us-west-2", westDB, fmt.Sprintf("{id: us-east-1, dsn: %q}", eastDB.DSN()))

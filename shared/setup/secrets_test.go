@@ -7,11 +7,11 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"github.com/logwise/controlplane/internal/syncbuf"
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,22 +30,7 @@ import (
 )
 
 // lockedBuffer collects log lines from concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = syncbuf.Buffer
 
 func secret(prefix string) string {
 	b := make([]byte, 12)
