@@ -41,7 +41,7 @@ bench:
 
 ## lint: formatting, vet and the SAM template check
 lint:
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
+	@f=$$(gofmt -l .); if [ -n "$$f" ]; then echo "gofmt: these files need formatting:"; echo "$$f"; exit 1; fi
 	$(GO) vet ./...
 	cfn-lint template.yaml
 
