@@ -9,26 +9,16 @@ import (
 	"time"
 )
 
-// Log writes executions into Orca's tables of one database, in the local partition.
-type Log struct {
-	db        *sql.DB
-	partition string
-	now       func() time.Time
-}
+// Log is the execution log as the automatic actions see it: the Repository, through which
+// they Record what they did.
+type Log = Repository
 
-// NewLog returns a log writing to db with the local partition name.
-func NewLog(db *sql.DB, partition string) *Log {
-	return &Log{db: db, partition: partition, now: time.Now}
-}
+// NewLog returns the execution log of db in the local partition.
+func NewLog(db *sql.DB, partition string) *Log { return NewRepository(db, partition) }
 
-// SetClock replaces the clock (tests).
-func (l *Log) SetClock(now func() time.Time) { l.now = now }
-
-// Partition returns the local partition.
-func (l *Log) Partition() string { return l.partition }
-
-// Record writes a completed action as an orchestration with its stages and returns its id.
-func (l *Log) Record(ctx context.Context, a Action) (string, error) {
+// Record writes a completed action as an orchestration with its stages, in the local
+// partition, and returns its id.
+func (l *Repository) Record(ctx context.Context, a Action) (string, error) {
 	now := l.now()
 	if a.Status == "" {
 		a.Status = Succeeded
@@ -78,7 +68,7 @@ func (l *Log) Record(ctx context.Context, a Action) (string, error) {
 	return ex.ID, nil
 }
 
-func (l *Log) insert(ctx context.Context, ex Execution, stages []Stage, now time.Time) error {
+func (l *Repository) insert(ctx context.Context, ex Execution, stages []Stage, now time.Time) error {
 	body, err := json.Marshal(ex)
 	if err != nil {
 		return fmt.Errorf("encode execution: %w", err)

@@ -49,8 +49,7 @@ func (r *Repository) StartPipeline(ctx context.Context, p PipelineSpec) (string,
 			stages[i].RequisiteStageRefIDs = []string{p.Stages[i-1].RefID}
 		}
 	}
-	l := &Log{db: r.db, partition: r.partition, now: r.now}
-	if err := l.insert(ctx, ex, stages, now); err != nil {
+	if err := r.insert(ctx, ex, stages, now); err != nil {
 		return "", fmt.Errorf("start pipeline %s for tenant %s: %w", p.Name, p.Tenant, err)
 	}
 	return ex.ID, nil

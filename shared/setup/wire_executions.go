@@ -4,14 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/store"
 )
 
 // wireExecutions serves the execution log and schedules its retention: completed executions
 // older than executions.retentionDays are deleted with tombstones, so peers delete them too.
 func wireExecutions(a *App) error {
-	repo := executions.NewRepository(a.Env.Store.SQL(), a.Env.Config.Deployment.Partition)
+	repo := a.Env.Executions
 	a.executions = repo
 	a.deps.Executions = repo
 	days := a.Env.Config.Executions.RetentionDays
