@@ -180,16 +180,24 @@ func (g *govEnv) startJob(t *testing.T) string {
 	return r.SubmissionID
 }
 
-func TestReplayDeletesExactlyCheckpointAndSparkMetadataOncePerPhase(t *testing.T) {
-	g := newGovEnv(t)
-	ctx := context.Background()
-	d1 := g.startJob(t)
+// replayDueNow creates a replay (by alice, no approval) whose timestamp phase is due now and
+// whose resume phase is an hour later.
+func (g *govEnv) replayDueNow(t *testing.T) Replay {
+	t.Helper()
 	now := g.clock.now()
-	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
+	rp, err := g.sup.CreateReplay(context.Background(), g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
 		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rp
+}
+
+func TestReplayDeletesExactlyCheckpointAndSparkMetadataOncePerPhase(t *testing.T) {
+	g := newGovEnv(t)
+	ctx := context.Background()
+	d1 := g.startJob(t)
+	rp := g.replayDueNow(t)
 	g.s3.Reset()
 	g.check(t, ReplayKilling)
 	g.master.Step() // the worker reports KILLED
@@ -476,12 +484,7 @@ func TestConcurrentMonitorRunsActOnceOnAGovernedReplay(t *testing.T) {
 	ctx := context.Background()
 	g.startJob(t)
 	g.db.SetClock(time.Now) // leases on real time
-	now := g.clock.now()
-	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
-		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := g.replayDueNow(t)
 	g.s3.Reset()
 	round := func() map[Action]int {
 		var wg sync.WaitGroup
@@ -541,12 +544,7 @@ func TestEveryAutomaticActionRecordsInputsRuleAndOutcome(t *testing.T) {
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
-	now := g.clock.now()
-	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
-		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := g.replayDueNow(t)
 	g.check(t, ReplayKilling)
 	g.master.Step()
 	g.check(t, ReplaySubmit)
@@ -624,16 +622,11 @@ func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
-	now := g.clock.now()
-	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
-		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := g.replayDueNow(t)
 	g.s3.RefuseDelete("checkpoint/offsets/3")
 	g.check(t, ReplayKilling)
 	g.master.Step()
-	_, err = g.sup.Check(ctx, g.tenant, Options{})
+	_, err := g.sup.Check(ctx, g.tenant, Options{})
 	if fault.KindOf(err) != fault.Upstream || !strings.Contains(err.Error(), "checkpoint/offsets/3") {
 		t.Fatalf("check: %v, want an upstream error naming the refused key", err)
 	}
@@ -659,12 +652,7 @@ func TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint(t *tes
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
-	now := g.clock.now()
-	rp, err := g.sup.CreateReplay(ctx, g.tenant.Name, ReplayRequest{StartingOffsetsTimestamp: now.UnixMilli(),
-		ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()}, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := g.replayDueNow(t)
 	g.check(t, ReplayKilling)
 	if _, err := g.sup.CancelReplay(ctx, g.tenant.Name, rp.ID, "dave"); fault.KindOf(err) != fault.Conflict {
 		t.Errorf("CancelReplay mid-phase: %v, want CONFLICT (the replay API only cancels a waiting replay)", err)
