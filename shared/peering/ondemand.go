@@ -42,6 +42,9 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 		if !errors.Is(err, store.ErrLeaseHeld) {
 			return PeerSummary{}, fmt.Errorf("copy now from peer %s: %w", peerID, err)
 		}
+		if c.onLeaseHeld != nil {
+			c.onLeaseHeld()
+		}
 		select {
 		case <-ctx.Done():
 			return PeerSummary{}, fmt.Errorf("copy now from peer %s: a pass holds the peer's lease: %w", peerID, ctx.Err())

@@ -3,11 +3,13 @@ package peering
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestCopyNowCopiesNamedExecutionsOutsideThePassWatermark(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	c := p.copier(t, testOptions(), &fakeRecorder{})
 	ctx := context.Background()
@@ -37,6 +39,7 @@ func TestCopyNowCopiesNamedExecutionsOutsideThePassWatermark(t *testing.T) {
 }
 
 func TestCopyNowWaitsForTheRunningPass(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	c := p.copier(t, testOptions(), &fakeRecorder{})
 	putExec(t, p.peer, exec{typ: Orchestration, id: "01A", partition: peerID, updatedAt: 5})
@@ -49,7 +52,15 @@ func TestCopyNowWaitsForTheRunningPass(t *testing.T) {
 	if _, err := c.CopyNow(ctx, peerID, Orchestration, []string{"01A"}); err == nil {
 		t.Fatal("CopyNow copied while a pass held the peer's lease")
 	}
-	go func() { time.Sleep(100 * time.Millisecond); p.local.ReleaseLease(context.Background(), held) }()
+	// The pass releases its lease while CopyNow waits for it (not before CopyNow has seen it held).
+	var once sync.Once
+	c.onLeaseHeld = func() {
+		once.Do(func() {
+			if err := p.local.ReleaseLease(context.Background(), held); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	if sum, err := c.CopyNow(ctx2, peerID, Orchestration, []string{"01A"}); err != nil || sum.NumPeered != 1 {
@@ -58,9 +69,10 @@ func TestCopyNowWaitsForTheRunningPass(t *testing.T) {
 }
 
 func TestPassRecordsPeerReachability(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	ctx := context.Background()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 	opts := testOptions()
 	opts.Now = func() time.Time { return now }
 	pass(t, p.copier(t, opts, &fakeRecorder{}))
