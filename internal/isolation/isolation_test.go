@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -21,7 +20,7 @@ import (
 // (setup.NewApp over a real MariaDB database), with executions of both tenants, so every
 // route any domain registers is covered as soon as it is wired.
 func TestWiredAppKeepsTenantsApart(t *testing.T) {
-	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	db := storetest.NewConfig(t)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
@@ -73,6 +72,7 @@ tenants:
 // TestCheckCatchesLeaks proves the check fails a route that ignores the tenant, one that
 // accepts any token and one that refuses its own tenant.
 func TestCheckCatchesLeaks(t *testing.T) {
+	t.Parallel()
 	a := Tenant{Name: "A", Token: "ta", Data: []string{"a-secret"}}
 	b := Tenant{Name: "B", Token: "tb", Data: []string{"b-secret"}}
 	tests := []struct {

@@ -33,6 +33,7 @@ func names(prefix string, n int) []string {
 }
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	tenKnown := known(names("s", 10)...)
 	tenKnown[0].MissedListings, tenKnown[1].MissedListings = 1, 1
 	tests := []struct {
@@ -105,6 +106,7 @@ func diffPlan(got, want Plan) string {
 }
 
 func TestRemovalNeedsTwoConsecutiveAbsences(t *testing.T) {
+	t.Parallel()
 	// Replays a flapping listing through Decide, carrying the counts as the store does: a
 	// service that is missing every other minute is never removed.
 	svcs := map[string]int{"api": 0, "flappy": 0}

@@ -103,6 +103,7 @@ func (e *env) executions(t *testing.T) []string {
 }
 
 func TestSyncRemovalGuardAcrossListings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	s := e.syncer("h1")
@@ -160,6 +161,7 @@ func TestSyncRemovalGuardAcrossListings(t *testing.T) {
 }
 
 func TestSyncGuardBlocksMassRemovalAndRecordsItOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	s := e.syncer("h1")
@@ -193,6 +195,7 @@ func TestSyncGuardBlocksMassRemovalAndRecordsItOnce(t *testing.T) {
 }
 
 func TestSyncPaginatesTenThousandServices(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var want []string
 	for i := range 10_500 {
@@ -237,6 +240,7 @@ func (g gatedLister) ListServices(ctx context.Context) ([]string, error) {
 }
 
 func TestConcurrentSyncsActOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "api", "web")
 	ctx := context.Background()
@@ -295,6 +299,7 @@ func orEmpty(s []string) []string {
 // does: the runner holds "discovery/<tenant>" and passes the lease in; the job syncs with
 // writes fenced by it and publishes the delay.
 func TestScheduledRunsUnderTheRunnersLease(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "api", "healthcheck-dummy")
 	ctx := context.Background()

@@ -69,6 +69,7 @@ func do(t *testing.T, h http.Handler, method, path string, body string, hdr map[
 }
 
 func TestHealthcheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		ping       error
@@ -98,6 +99,7 @@ func TestHealthcheck(t *testing.T) {
 }
 
 func TestLiveness(t *testing.T) {
+	t.Parallel()
 	s, _ := testServer(t, Deps{})
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/liveness", nil))
@@ -115,6 +117,7 @@ func tenantProbe(s *Server) {
 }
 
 func TestTenantAndAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		hdr      map[string]string
@@ -153,6 +156,7 @@ func TestTenantAndAuth(t *testing.T) {
 }
 
 func TestAuthDisabledStillNeedsTenant(t *testing.T) {
+	t.Parallel()
 	s, _ := testServer(t, Deps{})
 	s.cfg.API.AuthDisabled = true
 	tenantProbe(s)
@@ -165,6 +169,7 @@ func TestAuthDisabledStillNeedsTenant(t *testing.T) {
 }
 
 func TestErrorMapping(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		err      error
@@ -203,6 +208,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestUnknownRouteAndPanicAndBodyLimit(t *testing.T) {
+	t.Parallel()
 	s, logs := testServer(t, Deps{})
 	s.cfg.API.MaxBodyBytes = 16
 	s.handle("GET /boom", false, func(http.ResponseWriter, *http.Request) error { panic("boom") })
@@ -235,6 +241,7 @@ func TestUnknownRouteAndPanicAndBodyLimit(t *testing.T) {
 }
 
 func TestStripPrefix(t *testing.T) {
+	t.Parallel()
 	s, _ := testServer(t, Deps{Health: pinger{}})
 	h := StripPrefix("/prod", s.Handler())
 	for _, p := range []string{"/prod/healthcheck", "/healthcheck"} {
@@ -248,6 +255,7 @@ func TestStripPrefix(t *testing.T) {
 }
 
 func TestQueryInt(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw     string
 		want    int

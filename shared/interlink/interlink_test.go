@@ -88,6 +88,7 @@ func (w *world) deliver(t *testing.T, r region) events.SQSEventResponse {
 }
 
 func TestCancelForwardedToOwnerIsAppliedThereOnly(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	id, err := w.east.repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "replay",
@@ -117,6 +118,7 @@ func TestCancelForwardedToOwnerIsAppliedThereOnly(t *testing.T) {
 }
 
 func TestEventsForOtherPartitionsAreDropped(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	// West holds a copy of an east execution with the same id in its own database.
@@ -139,6 +141,7 @@ func TestEventsForOtherPartitionsAreDropped(t *testing.T) {
 func mustDB(t *testing.T, r region) *sql.DB { return r.repo.DBForTest() }
 
 func TestOrcaShapedEventsAreApplied(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	id, _ := w.east.repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "deploy", Stages: []executions.StageSpec{
@@ -169,6 +172,7 @@ func TestOrcaShapedEventsAreApplied(t *testing.T) {
 }
 
 func TestOurEventsHaveOrcaShape(t *testing.T) {
+	t.Parallel()
 	e, err := interlink.EventFor(interlink.Action{Kind: "judgement", Type: executions.Pipeline, ID: "01J", Owner: "eu", StageID: "01S", Judgment: executions.Stop, User: "u"})
 	if err != nil {
 		t.Fatal(err)
@@ -183,8 +187,9 @@ func TestOurEventsHaveOrcaShape(t *testing.T) {
 }
 
 func TestLoopBreakerTrips(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	fl := interlink.NewFlagger(32, 8, time.Minute)
 	fl.SetClock(func() time.Time { return now })
 	fw := &interlink.Forwarder{SNS: w.sns, Topic: w.topic, Flagger: fl}
@@ -211,6 +216,7 @@ func TestLoopBreakerTrips(t *testing.T) {
 }
 
 func TestUnreachableTopicIsUnavailable(t *testing.T) {
+	t.Parallel()
 	cfg := mototest.Config("http://127.0.0.1:1")
 	fw := &interlink.Forwarder{SNS: sns.NewFromConfig(cfg, func(o *sns.Options) { o.RetryMaxAttempts = 1 }), Topic: "arn:aws:sns:us-east-1:123456789012:interlink"}
 	_, err := fw.Forward(context.Background(), interlink.Action{Kind: "cancel", Type: executions.Pipeline, ID: "01H", Owner: "eu"})

@@ -65,6 +65,7 @@ func indent(t *testing.T, v any) []byte {
 }
 
 func TestBuildSubmissionGoldenHasNoCredentials(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	req, err := BuildSubmission(tn, SubmitOptions{})
 	if err != nil {
@@ -82,6 +83,7 @@ func TestBuildSubmissionGoldenHasNoCredentials(t *testing.T) {
 }
 
 func TestBuildSubmissionOverridesAndReplayTimestamp(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	tn.Spark.MasterHosts = []string{"m1", "m2:7078"}
 	req, err := BuildSubmission(tn, SubmitOptions{DriverCores: 2, DriverMemoryInGB: 4, StartingOffsetsTimestamp: 1700000000000})
@@ -104,6 +106,7 @@ func TestBuildSubmissionOverridesAndReplayTimestamp(t *testing.T) {
 }
 
 func TestBuildSubmissionRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	cases := []struct {
 		name string
@@ -126,6 +129,7 @@ func TestBuildSubmissionRejectsBadInput(t *testing.T) {
 }
 
 func TestStaticCredentialsAreSentButRedactedEverywhereLoggable(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	tn.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
 	creds := &Credentials{AccessKeyID: "AKIARESOLVEDKEY00001", SecretAccessKey: "resolved/Secret+Key0000000000000000000", SessionToken: "resolvedSessionToken000"}
@@ -168,6 +172,7 @@ func TestStaticCredentialsAreSentButRedactedEverywhereLoggable(t *testing.T) {
 }
 
 func TestConfigFrom(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		in   config.Spark
@@ -189,6 +194,7 @@ func TestConfigFrom(t *testing.T) {
 }
 
 func TestParseCredentialsSecret(t *testing.T) {
+	t.Parallel()
 	c, err := ParseCredentialsSecret(`{"accessKeyId":"AKIAX","secretAccessKey":"sekret","sessionToken":"tok"}`)
 	if err != nil || c != (Credentials{"AKIAX", "sekret", "tok"}) {
 		t.Errorf("got %+v, %v", c, err)
