@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	r, err := Read(os.Stdin)
+	r, err := Read(os.Stdin, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testreport:", err)
 		os.Exit(2)

@@ -24,8 +24,6 @@ type Report struct {
 	order    []string
 	// Passed, Failed and Skipped count tests (subtests included).
 	Passed, Failed, Skipped int
-	// Stray is output that was not JSON (build errors print plain text).
-	Stray []string
 }
 
 type pkg struct {
@@ -39,8 +37,9 @@ type pkg struct {
 	passed  int
 }
 
-// Read consumes a `go test -json` stream.
-func Read(in io.Reader) (*Report, error) {
+// Read consumes a `go test -json` stream, writing each package's line to progress as the
+// package ends (so a long run shows where it is) and stray output as it comes.
+func Read(in io.Reader, progress io.Writer) (*Report, error) {
 	r := &Report{packages: map[string]*pkg{}}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -48,7 +47,7 @@ func Read(in io.Reader) (*Report, error) {
 		line := sc.Bytes()
 		var e event
 		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &e) != nil {
-			r.Stray = append(r.Stray, string(line))
+			fmt.Fprintln(progress, string(line))
 			continue
 		}
 		p := r.pkg(e.Package)
@@ -59,6 +58,9 @@ func Read(in io.Reader) (*Report, error) {
 			p.tests[e.Test] = append(p.tests[e.Test], e.Output)
 		case e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
 			p.action, p.elapsed = e.Action, e.Elapsed
+			if p.action != "skip" {
+				fmt.Fprintf(progress, "%s\t%s\t%.1fs\t%d passed, %d failed, %d skipped\n", p.action, p.name, p.elapsed, p.passed, len(p.failed), len(p.skipped))
+			}
 		case e.Action == "pass":
 			p.passed++
 			r.Passed++
@@ -84,24 +86,11 @@ func (r *Report) pkg(name string) *pkg {
 	return p
 }
 
-// Write prints the report.
+// Write prints the summary: packages that never finished, every failure in full, every skip
+// with its reason, and the closing count.
 func (r *Report) Write(w io.Writer) {
-	for _, s := range r.Stray {
-		fmt.Fprintln(w, s)
-	}
 	names := slices.Clone(r.order)
 	slices.Sort(names)
-	for _, n := range names {
-		p := r.packages[n]
-		switch p.action {
-		case "skip":
-			continue // no test files
-		case "":
-			fmt.Fprintf(w, "?\t%s\tnever finished\n", n)
-		default:
-			fmt.Fprintf(w, "%s\t%s\t%.1fs\t%d passed, %d failed, %d skipped\n", p.action, n, p.elapsed, p.passed, len(p.failed), len(p.skipped))
-		}
-	}
 	for _, n := range names {
 		p := r.packages[n]
 		for _, t := range p.failed {

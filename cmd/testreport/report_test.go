@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 )
@@ -22,9 +23,13 @@ const stream = `{"Action":"start","Package":"a"}
 `
 
 func TestReportCountsAndShowsFailuresAndSkips(t *testing.T) {
-	r, err := Read(strings.NewReader(stream))
+	var progress bytes.Buffer
+	r, err := Read(strings.NewReader(stream), &progress)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "fail\ta\t0.3s\t1 passed, 1 failed, 1 skipped\n") {
+		t.Errorf("progress lacks the package line:\n%s", progress.String())
 	}
 	if r.Passed != 1 || r.Failed != 1 || r.Skipped != 1 {
 		t.Fatalf("counts %d/%d/%d, want 1 passed, 1 failed, 1 skipped", r.Passed, r.Failed, r.Skipped)
@@ -36,8 +41,8 @@ func TestReportCountsAndShowsFailuresAndSkips(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
-	if strings.Contains(out.String(), "\tb\t") {
-		t.Errorf("a package without tests is listed:\n%s", out.String())
+	if strings.Contains(progress.String(), "\tb\t") {
+		t.Errorf("a package without tests is listed:\n%s", progress.String())
 	}
 }
 
@@ -58,7 +63,7 @@ func TestVerdict(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := Read(strings.NewReader(tc.stream))
+			r, err := Read(strings.NewReader(tc.stream), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
