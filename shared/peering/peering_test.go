@@ -362,9 +362,11 @@ func TestRunStopsBeforeDeadline(t *testing.T) {
 	seedHistory(t, p.peer, 10, 2)
 	opts := testOptions()
 	opts.IntervalMs = 50
-	opts.StopMargin = time.Second
+	// Margins wide enough for a loaded machine (the suite runs tests in parallel): passes may
+	// start for 3 s, and the copier has 3 s after that to wind down before the deadline.
+	opts.StopMargin = 3 * time.Second
 	c := p.copier(t, opts, nil)
-	deadline := time.Now().Add(1500 * time.Millisecond)
+	deadline := time.Now().Add(6 * time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	s, err := c.Run(ctx)
