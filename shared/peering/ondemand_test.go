@@ -3,9 +3,12 @@ package peering
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logwise/controlplane/shared/fault"
 )
 
 func TestCopyNowCopiesNamedExecutionsOutsideThePassWatermark(t *testing.T) {
@@ -98,4 +101,40 @@ func keysOfDump(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestCopyNowHonoursThePeeringSwitches: with peering switched off, globally or for the peer,
+// CopyNow neither copies nor deletes, and says why (409 PEERING_OFF).
+func TestCopyNowHonoursThePeeringSwitches(t *testing.T) {
+	tests := []struct {
+		name string
+		off  func(ctx context.Context, p *pair) error
+	}{
+		{"globally off", func(ctx context.Context, p *pair) error { return p.local.SetPeeringEnabled(ctx, false) }},
+		{"off for the peer", func(ctx context.Context, p *pair) error { return p.local.SetPeerEnabled(ctx, peerID, false) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPair(t)
+			c := p.copier(t, testOptions(), &fakeRecorder{})
+			ctx := context.Background()
+			putExec(t, p.peer, exec{typ: Pipeline, id: "01NEW", partition: peerID, updatedAt: 10})
+			putExec(t, p.local, exec{typ: Pipeline, id: "01GONE", partition: peerID, updatedAt: 10})
+			if err := tt.off(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.CopyNow(ctx, peerID, Pipeline, []string{"01NEW", "01GONE"})
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Kind != fault.Conflict || fe.Code != "PEERING_OFF" {
+				t.Fatalf("CopyNow with peering off: err = %v; want a Conflict PEERING_OFF", err)
+			}
+			got := dump(t, p.local, Pipeline, "1=1")
+			if _, copied := got["01NEW"]; copied {
+				t.Errorf("01NEW was copied with peering off")
+			}
+			if _, kept := got["01GONE"]; !kept {
+				t.Errorf("01GONE was deleted with peering off")
+			}
+		})
+	}
 }
