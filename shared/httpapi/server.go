@@ -41,6 +41,7 @@ type Server struct {
 type Route struct {
 	Pattern      string // "METHOD /path"
 	TenantScoped bool
+	Admin        bool // needs an admin token
 }
 
 // New builds the server and its routes.
@@ -86,16 +87,17 @@ func (s *Server) handle(pattern string, _ bool, h handlerFunc) {
 	s.mux.Handle(pattern, s.wrap(h))
 }
 
-// handleTenant registers a tenant-scoped handler: X-Tenant-Name must name a configured tenant
-// and, unless auth is disabled, the bearer token must belong to it.
+// handleTenant registers a tenant-scoped handler: the bearer token must be valid and belong
+// to the tenant X-Tenant-Name names, or be an admin token (unless auth is disabled). The
+// handler finds its caller with principalOf.
 func (s *Server) handleTenant(pattern string, h tenantHandlerFunc) {
 	s.routes = append(s.routes, Route{Pattern: pattern, TenantScoped: true})
 	s.mux.Handle(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		t, err := s.auth.tenant(r)
+		t, p, err := s.auth.tenant(r)
 		if err != nil {
 			return err
 		}
-		return h(w, r, t)
+		return h(w, withPrincipal(r, p), t)
 	}))
 }
 

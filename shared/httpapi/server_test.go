@@ -18,6 +18,11 @@ import (
 
 const testYAML = `
 deployment: {partition: us-east-1, region: us-east-1}
+api:
+  tokens:
+    - {name: ops, secret: admin-token-1, role: admin}
+    - {name: alice, secret: token-abc-alice, tenant: ABC}
+    - {name: bob, secret: token-abc-bob, tenant: ABC}
 tenants:
   - name: ABC
     auth: {tokens: ["token-abc-1"]}
@@ -125,7 +130,14 @@ func TestTenantAndAuth(t *testing.T) {
 		wantErr  string
 	}{
 		{"no tenant header", map[string]string{"Authorization": "Bearer token-abc-1"}, 400, "MISSING_TENANT"},
-		{"unknown tenant", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer token-abc-1"}, 400, "INVALID_TENANT"},
+		// Unknown and known tenants answer alike until the token says who is asking.
+		{"unknown tenant, tenant token", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer token-abc-1"}, 403, "WRONG_TENANT"},
+		{"unknown tenant, no token", map[string]string{TenantHeader: "NOPE"}, 401, "UNAUTHENTICATED"},
+		{"unknown tenant, unknown token", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer nope"}, 401, "UNAUTHENTICATED"},
+		{"unknown tenant, admin token", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer admin-token-1"}, 400, "INVALID_TENANT"},
+		{"admin token for a tenant", map[string]string{TenantHeader: "XYZ", "Authorization": "Bearer admin-token-1"}, 200, ""},
+		{"named tenant token", map[string]string{TenantHeader: "ABC", "Authorization": "Bearer token-abc-alice"}, 200, ""},
+		{"named token for another tenant", map[string]string{TenantHeader: "XYZ", "Authorization": "Bearer token-abc-alice"}, 403, "WRONG_TENANT"},
 		{"no token", map[string]string{TenantHeader: "ABC"}, 401, "UNAUTHENTICATED"},
 		{"malformed authorization", map[string]string{TenantHeader: "ABC", "Authorization": "Basic abc"}, 401, "UNAUTHENTICATED"},
 		{"unknown token", map[string]string{TenantHeader: "ABC", "Authorization": "Bearer nope"}, 401, "UNAUTHENTICATED"},
