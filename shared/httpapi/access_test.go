@@ -164,4 +164,3 @@ func TestDistinctApprover(t *testing.T) {
 		})
 	}
 }
-
