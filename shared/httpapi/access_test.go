@@ -2,9 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/logwise/controlplane/shared/executions"
+	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/store/storetest"
 	"github.com/logwise/controlplane/shared/supervisor"
 )
@@ -163,4 +168,45 @@ func TestDistinctApprover(t *testing.T) {
 			}
 		})
 	}
+}
+
+// learningRedactor masks the secrets it has been told of so far, like setup's redactor,
+// which learns each secret as it is read.
+type learningRedactor struct{ secrets []string }
+
+func (l *learningRedactor) String(s string) string {
+	for _, x := range l.secrets {
+		s = strings.ReplaceAll(s, x, "****")
+	}
+	return s
+}
+
+func TestErrorsCarryNoSecretsOrDriverText(t *testing.T) {
+	t.Run("healthcheck", func(t *testing.T) {
+		driver := errors.New("dial tcp 10.1.2.3:3306: connect: connection refused (user logwise_app)")
+		s, logs := testServer(t, Deps{Health: pinger{driver}})
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthcheck", nil))
+		if rec.Code != 503 || strings.Contains(rec.Body.String(), "10.1.2.3") || strings.Contains(rec.Body.String(), "logwise_app") {
+			t.Fatalf("unauthenticated healthcheck answered %d %s; want 503 without the driver's text", rec.Code, rec.Body.String())
+		}
+		if !strings.Contains(logs.String(), "10.1.2.3") {
+			t.Fatalf("the driver's text is not in the log either: %s", logs.String())
+		}
+	})
+	t.Run("causes of non-internal errors", func(t *testing.T) {
+		red := &learningRedactor{}
+		s, _ := testServer(t, Deps{Redactor: red})
+		// Secrets read after the server was built (a Kafka password, a peer's DSN password).
+		red.secrets = append(red.secrets, "kafka-sasl-pw-42", "peer-db-pw-7")
+		s.handle("GET /fail", false, func(http.ResponseWriter, *http.Request) error {
+			return fault.Wrap(fault.Upstream, errors.New("SASL auth as logwise:kafka-sasl-pw-42 failed; peer dsn u:peer-db-pw-7@tcp"), "reach kafka-sasl-pw-42")
+		})
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/fail", nil))
+		if rec.Code != 502 || strings.Contains(rec.Body.String(), "kafka-sasl-pw-42") || strings.Contains(rec.Body.String(), "peer-db-pw-7") ||
+			!strings.Contains(rec.Body.String(), "SASL auth as logwise:**** failed") {
+			t.Fatalf("answer %d %s; want 502 with the secrets masked", rec.Code, rec.Body.String())
+		}
+	})
 }

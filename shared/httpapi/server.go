@@ -20,6 +20,8 @@ import (
 type Deps struct {
 	Health   Pinger
 	Switches SwitchStore
+	Redactor Redactor // masks secrets in error answers; nil masks nothing
+
 	SparkDeps
 	ScalingDeps
 	DiscoveryDeps
@@ -71,7 +73,7 @@ func (s *Server) register() {
 	s.registerExecutions()
 	s.registerAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.log, notFoundRoute(r))
+		s.writeError(w, r, notFoundRoute(r))
 	})
 }
 
@@ -114,7 +116,7 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		err := h(sw, r)
 		if err != nil {
-			writeError(sw, r, s.log, err)
+			s.writeError(sw, r, err)
 		}
 		level := slog.LevelInfo
 		if sw.status >= 500 {
@@ -141,7 +143,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				}
 				s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", v, "stack", string(debug.Stack()))
-				writeError(w, r, s.log, errPanic)
+				s.writeError(w, r, errPanic)
 			}
 		}()
 		next.ServeHTTP(w, r)
