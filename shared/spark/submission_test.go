@@ -117,9 +117,14 @@ func TestBuildSubmissionRejectsBadInput(t *testing.T) {
 		{"too much memory", SubmitOptions{DriverMemoryInGB: MaxDriverMemoryInGB + 1}},
 		{"negative timestamp", SubmitOptions{StartingOffsetsTimestamp: -5}},
 		{"keys without a secret ARN", SubmitOptions{Credentials: &Credentials{AccessKeyID: "AKIAX", SecretAccessKey: "y"}}},
+		{"keys to a plain-HTTP REST port", SubmitOptions{Credentials: &Credentials{AccessKeyID: "AKIAX", SecretAccessKey: "y"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			tn := tn
+			if c.name == "keys to a plain-HTTP REST port" {
+				tn.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+			}
 			_, err := BuildSubmission(tn, c.opts)
 			if got := fault.KindOf(err); got != fault.Invalid {
 				t.Errorf("got kind %v (err %v), want INVALID_REQUEST", got, err)
@@ -132,6 +137,7 @@ func TestStaticCredentialsAreSentButRedactedEverywhereLoggable(t *testing.T) {
 	t.Parallel()
 	tn := testTenant()
 	tn.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+	tn.Spark.RestURL = "https://" + tn.Spark.SparkMasterHost + ":6066" // keys go only over https (or a trusted network)
 	creds := &Credentials{AccessKeyID: "AKIARESOLVEDKEY00001", SecretAccessKey: "resolved/Secret+Key0000000000000000000", SessionToken: "resolvedSessionToken000"}
 	req, err := BuildSubmission(tn, SubmitOptions{Credentials: creds})
 	if err != nil {

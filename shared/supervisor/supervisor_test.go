@@ -534,6 +534,7 @@ func TestNoSecretReachesLogsRowsOrDefaultBodies(t *testing.T) {
 	t.Run("credentials secret: keys sent, redacted elsewhere", func(t *testing.T) {
 		e := newEnv(t, sparktest.Options{})
 		e.tenant.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+		e.tenant.Spark.RestNetworkTrusted = true // the simulator speaks plain HTTP
 		if _, err := e.supervisor().Check(ctx, e.tenant, Options{}); err != nil {
 			t.Fatal(err)
 		}
@@ -553,6 +554,7 @@ func TestNoSecretReachesLogsRowsOrDefaultBodies(t *testing.T) {
 	t.Run("failure path: error and log redacted", func(t *testing.T) {
 		e := newEnv(t, sparktest.Options{})
 		e.tenant.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+		e.tenant.Spark.RestNetworkTrusted = true // the simulator speaks plain HTTP
 		e.master.SetFault(sparktest.ServerError)
 		_, err := e.supervisor().Check(ctx, e.tenant, Options{})
 		if err == nil {
