@@ -19,6 +19,7 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/interlink"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -26,6 +27,7 @@ import (
 // other's) and its interlink queue subscribed to the shared topic.
 type region struct {
 	name    string
+	db      *store.DB
 	repo    *executions.Repository
 	queue   string
 	applier *interlink.Applier
@@ -61,8 +63,10 @@ func newWorld(t *testing.T) *world {
 		if _, err := w.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: top.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"])}); err != nil {
 			t.Fatal(err)
 		}
-		repo := executions.NewRepository(storetest.New(t).SQL(), name)
-		return region{name: name, repo: repo, queue: aws.ToString(q.QueueUrl), applier: &interlink.Applier{Repo: repo, Log: log}}
+		db := storetest.New(t)
+		repo := executions.NewRepository(db.SQL(), name)
+		return region{name: name, db: db, repo: repo, queue: aws.ToString(q.QueueUrl),
+			applier: &interlink.Applier{Repo: repo, Heartbeats: db, Log: log}}
 	}
 	w.east, w.west = mk("us-east-1"), mk("us-west-2")
 	return w

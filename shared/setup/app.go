@@ -30,6 +30,7 @@ type App struct {
 	executions  *executions.Repository
 	copier      *peering.Copier
 	applier     *interlink.Applier
+	forwarder   *interlink.Forwarder // nil without interlink
 	supervisor  *supervisor.Supervisor
 	kafkaAdmins map[string]*kadm.Client
 }

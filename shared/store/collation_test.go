@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/logwise/controlplane/shared/store"
-	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
 // TestTenantKeysCompareExactly: every column that holds a tenant (tenant, Orca's application,
@@ -15,7 +14,7 @@ import (
 // The embedded server (the local runner's default) is checked too.
 func TestTenantKeysCompareExactly(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(testing.TB) *store.DB{"MariaDB": storetest.New, "embedded": storetest.NewEmbedded} {
+	for name, open := range backends {
 		t.Run(name, func(t *testing.T) { checkTenantKeys(t, open(t)) })
 	}
 }
