@@ -17,6 +17,7 @@ func tenantYAML(name, extra string) string {
 }
 
 func TestAccessRulesAtLoad(t *testing.T) {
+	t.Parallel()
 	const base = "deployment: {partition: p}\n"
 	const open = base + "api: {authDisabled: true}\ntenants:"
 	tests := []struct {
@@ -79,6 +80,7 @@ tenants:` + tenantYAML("ABC", ""), nil, []string{
 }
 
 func TestPrincipalsNameEveryToken(t *testing.T) {
+	t.Parallel()
 	yaml := `deployment: {partition: p}
 api:
   adminTokens: [legacy-admin]

@@ -41,6 +41,7 @@ func errCode(body map[string]any) any {
 // TestActorIsTheTokensName: the audit trail records the name of the token, whatever the
 // body's "user" or X-User say.
 func TestActorIsTheTokensName(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	repo := executions.NewRepository(db.SQL(), "us-east-1")
 	ctx := context.Background()
@@ -59,6 +60,7 @@ func TestActorIsTheTokensName(t *testing.T) {
 }
 
 func TestForcedTakeoverNeedsAnAdminToken(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	repo := executions.NewRepository(db.SQL(), "us-east-1")
 	foreign, _ := executions.NewRepository(db.SQL(), "eu-west-1").StartPipeline(context.Background(), executions.PipelineSpec{Tenant: "ABC", Name: "replay"})
@@ -90,6 +92,7 @@ func TestForcedTakeoverNeedsAnAdminToken(t *testing.T) {
 }
 
 func TestDeletingADecisionRecordNeedsAnAdminToken(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	repo := executions.NewRepository(db.SQL(), "us-east-1")
 	ctx := context.Background()
@@ -131,6 +134,7 @@ func (f *fakeReplays) ApproveReplay(_ context.Context, _ string, _ int64, op str
 }
 
 func TestDistinctApprover(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	repo := executions.NewRepository(db.SQL(), "us-east-1")
 	ctx := context.Background()
@@ -182,6 +186,7 @@ func (l *learningRedactor) String(s string) string {
 }
 
 func TestErrorsCarryNoSecretsOrDriverText(t *testing.T) {
+	t.Parallel()
 	t.Run("healthcheck", func(t *testing.T) {
 		driver := errors.New("dial tcp 10.1.2.3:3306: connect: connection refused (user logwise_app)")
 		s, logs := testServer(t, Deps{Health: pinger{driver}})

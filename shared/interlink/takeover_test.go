@@ -14,6 +14,7 @@ import (
 )
 
 func TestMayTakeOver(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	min := 15 * time.Minute
 	tests := []struct {
@@ -67,6 +68,7 @@ func copyExecution(t *testing.T, from, to region, id string) {
 // still hears east's heartbeat, so an unforced takeover is refused; an admin forces it; east,
 // still running, learns of it from the TAKEOVER event and stops acting on the execution.
 func TestTakeoverAcrossTwoRegions(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

@@ -41,6 +41,7 @@ func TestPeerContactKeepsFirstFailureUntilReached(t *testing.T) {
 }
 
 func TestHeartbeatsAreKeptApartFromDatabaseContact(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
