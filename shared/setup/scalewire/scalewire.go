@@ -119,7 +119,7 @@ func InProcess(env *setup.Env) Actuators {
 		switch t.Spark.Cluster.ClusterType {
 		case "kubernetes", "k8s", "asg":
 			return &lazyActuator{build: func(ctx context.Context) (scaling.Actuator, error) {
-				return scaling.NewActuator(ctx, t.Spark, env.AWS)
+				return scaling.NewActuator(ctx, t.Spark, env.AWS, tracing.HTTPClient)
 			}}
 		}
 		return nil
