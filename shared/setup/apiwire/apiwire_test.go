@@ -110,7 +110,7 @@ func (f *invokes) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(*l
 // resize; with no scaler named, decisions are recorded only.
 func TestScalingDecidedByTheAPIIsSentToTheScaler(t *testing.T) {
 	f := &invokes{}
-	a := scalerInvoke{client: f, function: "logwise-ScalerFunction", tenant: "ABC"}
+	a := scalerInvoke{invoke: f.Invoke, function: "logwise-ScalerFunction", tenant: "ABC"}
 	got, err := a.Apply(context.Background(), scaling.Decision{Action: scaling.Upscale, From: 2, Target: 5}, scaling.Cluster{})
 	if err != nil || got.Target != 5 || !strings.Contains(got.Note, "logwise-ScalerFunction") {
 		t.Fatalf("Apply = %+v, %v", got, err)
