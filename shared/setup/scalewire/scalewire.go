@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -78,6 +79,12 @@ func (s *Scaling) AddJobs(jobs *setup.Jobs) {
 	})
 }
 
+// leaseWaits and leaseWait bound how long scaleNow waits for the API's lease.
+const (
+	leaseWaits = 4
+	leaseWait  = 500 * time.Millisecond
+)
+
 // ScaleNow is the event the API sends the scaler function after deciding on a tenant's
 // report: {"scaleNow":{"tenant":"..."}}.
 type ScaleNow struct {
@@ -103,6 +110,16 @@ func (s *Scaling) Handler(jobs *setup.Jobs) func(context.Context, json.RawMessag
 			return scheduled(ctx, sched)
 		}
 		res, err := s.Service.Run(ctx, ev.ScaleNow.Tenant)
+		// The API sends this while it still holds the lease it decided under (it releases it
+		// right after recording): wait for it a little before leaving the decision to the
+		// next scheduled run.
+		for wait := 0; errors.Is(err, store.ErrLeaseHeld) && wait < leaseWaits; wait++ {
+			select {
+			case <-ctx.Done():
+			case <-time.After(leaseWait):
+				res, err = s.Service.Run(ctx, ev.ScaleNow.Tenant)
+			}
+		}
 		if errors.Is(err, store.ErrLeaseHeld) {
 			s.env.Log.InfoContext(ctx, "scale now skipped: a scaler run holds the lease", "tenant", ev.ScaleNow.Tenant)
 			return map[string]string{"skipped": "a scaler run holds the tenant's lease and decides from the stored report"}, nil
