@@ -5,7 +5,7 @@ GO        ?= go
 GOARCH    ?= arm64
 GOFLAGS_BUILD := -tags lambda.norpc -trimpath -ldflags '-s -w -buildid='
 GOBUILD   = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build $(GOFLAGS_BUILD)
-FUNCTIONS = api sparkmonitor scaler discovery peering
+FUNCTIONS = api sparkmonitor scaler discovery peering migrate
 export AWS_XRAY_SDK_DISABLED ?= true
 # Recipes run in bash with pipefail, so a failing `go test` is not hidden by its report.
 SHELL := /bin/bash
@@ -14,7 +14,8 @@ SHELL := /bin/bash
 RACE_PKGS = ./shared/store/... ./shared/reconcile/... ./shared/peering/... ./shared/supervisor/... ./shared/interlink/... ./shared/scaling/...
 
 .PHONY: all build test test-race test-short run bench lint fmt vet invoke clean mariadb \
-	build-ApiFunction build-SparkMonitorFunction build-ScalerFunction build-DiscoveryFunction build-PeeringFunction
+	build-ApiFunction build-SparkMonitorFunction build-ScalerFunction build-DiscoveryFunction build-PeeringFunction \
+	build-MigrateFunction
 
 all: lint test
 
@@ -23,6 +24,7 @@ build-SparkMonitorFunction: ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functio
 build-ScalerFunction:       ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/scaler
 build-DiscoveryFunction:    ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/discovery
 build-PeeringFunction:      ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/peering
+build-MigrateFunction:      ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 
 ## build: every function's bootstrap for Lambda (linux/$(GOARCH)) under bin/<function>/
 build:

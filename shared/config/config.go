@@ -47,6 +47,9 @@ type API struct {
 	// which name each credential.
 	AdminTokens      []string `yaml:"adminTokens"`
 	AdminTokenHashes []string `yaml:"adminTokenHashes"`
+	// AdminTokensSecretARN names a Secrets Manager secret whose JSON is {"tokens":["..."]},
+	// more admin tokens; only the API function reads it.
+	AdminTokensSecretARN string `yaml:"adminTokensSecretArn"`
 	// Tokens are named credentials. The name is what the audit trail records as the actor of
 	// every action taken with the token.
 	Tokens []Token `yaml:"tokens"`

@@ -142,3 +142,11 @@ func (f *Forwarder) AnnounceTakeover(ctx context.Context, d executions.Detail, f
 	}
 	return nil
 }
+
+// CopyNowRequest is the on-demand invocation of the peering function,
+// {"copyNow":{"peerId","executionType","ids"}}: copy those executions from that peer now.
+type CopyNowRequest struct {
+	PeerID        string   `json:"peerId"`
+	ExecutionType string   `json:"executionType"`
+	IDs           []string `json:"ids"`
+}
