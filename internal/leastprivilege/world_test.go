@@ -1,0 +1,276 @@
+package leastprivilege
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/logwise/controlplane/shared/executions"
+	"github.com/logwise/controlplane/shared/spark/sparktest"
+	"github.com/logwise/controlplane/shared/store"
+	"github.com/logwise/controlplane/shared/store/storetest"
+)
+
+// Names of the world the functions run in.
+const (
+	tenant          = "lp"
+	partition       = "lp-east"
+	peerPartition   = "lp-west"
+	bucket          = "logwise-lp-logs"
+	workerGroup     = "lp-spark-workers"
+	configParameter = "/logwise/lp/config"
+	tenantToken     = "lp-tenant-token-1234"
+	adminToken      = "lp-admin-token-5678"
+)
+
+// world is everything a fully featured configuration reaches: AWS resources in moto (the
+// SSM configuration, a secret of every kind, the log bucket, the interlink topic, the worker
+// group, the functions the API invokes), the control plane's and a peer's databases, the Spark
+// master simulator and a Kafka cluster with TLS and SASL PLAIN.
+type world struct {
+	admin        moto
+	params       map[string]string // the stack's parameter values
+	local        store.Config
+	foreignID    string // an execution another region owns, for the interlink forwarding
+	master       *sparktest.Master
+	kafka        *kfake.Cluster
+	cfnResponses chan []byte // the migration's answers to CloudFormation
+	cfnURL       string
+	s3           http.Handler // the in-process S3 the recorder sends S3 requests to
+}
+
+func newWorld(t *testing.T, admin moto) *world {
+	t.Helper()
+	ctx := t.Context()
+	w := &world{admin: admin, cfnResponses: make(chan []byte, 16)}
+	cfg := admin.config()
+	secrets := secretsmanager.NewFromConfig(cfg)
+	secret := func(name, value string) string {
+		out, err := secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+		if err != nil {
+			t.Fatalf("create secret %s: %v", name, err)
+		}
+		return aws.ToString(out.ARN)
+	}
+	rds := func(c store.Config) string {
+		b, _ := json.Marshal(map[string]any{"engine": "mysql", "username": c.User, "password": c.Password, "host": c.Host, "port": c.Port, "dbname": c.Name})
+		return string(b)
+	}
+
+	w.local = storetest.NewConfig(t)
+	peer := storetest.NewConfig(t)
+	migrate(t, peer)
+	w.foreignID = foreignExecution(t, w.local)
+
+	w.master = sparktest.NewMaster(sparktest.Options{})
+	t.Cleanup(w.master.Close)
+	caFile := w.startKafka(t)
+
+	dbSecret := secret("lp/rds", rds(w.local))
+	peerSecret := secret("lp/peer-"+peerPartition, rds(peer))
+	tokenSecret := secret("lp/tenant-tokens", `{"tokens":["`+tenantToken+`"]}`)
+	adminSecret := secret("lp/admin-tokens", `{"tokens":["`+adminToken+`"]}`)
+	kafkaSecret := secret("lp/kafka", `{"username":"lp-kafka","password":"lp-kafka-password"}`)
+	s3aSecret := secret("lp/s3a", `{"accessKeyId":"AKIALPS3AKEY0000TEST","secretAccessKey":"lp-s3a-secret"}`)
+
+	w.s3 = gofakes3.New(s3mem.New()).Server()
+	s3srv := httptest.NewServer(w.s3)
+	t.Cleanup(s3srv.Close)
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.BaseEndpoint = true, aws.String(s3srv.URL) })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("lp-interlink")})
+	if err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	w.workerGroup(t, cfg)
+	w.invokedFunctions(t, cfg)
+
+	srv := newCFNReceiver(w.cfnResponses)
+	t.Cleanup(srv.Close)
+	w.cfnURL = srv.URL
+
+	w.params = map[string]string{
+		"ConfigParameterName":        configParameter,
+		"DatabaseSecretArn":          dbSecret,
+		"TenantTokenSecretArns":      tokenSecret,
+		"AdminTokenSecretArns":       adminSecret,
+		"KafkaCredentialsSecretArns": kafkaSecret,
+		"S3ACredentialsSecretArns":   s3aSecret,
+		"PeerSecretArns":             peerSecret,
+		"LogBucketArnPattern":        "arn:aws:s3:::logwise-*",
+		"InterlinkTopicArn":          aws.ToString(topic.TopicArn),
+		"KmsKeyArn":                  "arn:aws:kms:" + region + ":" + accountID + ":key/lp-secrets",
+		"MskClusterName":             "lp-msk",
+		"VpcId":                      "vpc-0123456789abcdef0",
+		"VpcSubnetIds":               "subnet-0123456789abcdef0",
+		"VpcSecurityGroupIds":        "sg-0123456789abcdef0",
+	}
+	yaml := w.configYAML(tokenSecret, adminSecret, kafkaSecret, s3aSecret, peerSecret, aws.ToString(topic.TopicArn), caFile)
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(configParameter),
+		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(yaml)}); err != nil {
+		t.Fatalf("put configuration: %v", err)
+	}
+	return w
+}
+
+// configYAML uses every feature that reads a secret or calls AWS.
+func (w *world) configYAML(tokenSecret, adminSecret, kafkaSecret, s3aSecret, peerSecret, topic, caFile string) string {
+	broker := w.kafka.ListenAddrs()[0]
+	return fmt.Sprintf(`deployment: {partition: %s, region: %s}
+api:
+  adminTokensSecretArn: %s
+peering:
+  enabled: true
+  intervalMs: 500
+  peers: [{id: %s, secretArn: %q}]
+interlink: {enabled: true, topicArn: %q}
+tenants:
+  - name: %s
+    auth: {tokensSecretArn: %q}
+    objectStore: {aws: {region: %s, bucket: %s, pathStyle: true}}
+    vector: {host: 127.0.0.1, apiPort: 1}
+    kafka: {kafkaType: confluent, kafkaBrokersHost: %q, credentialsSecretArn: %q, sslTruststoreLocation: %q}
+    spark:
+      restUrl: %q
+      webUrl: %q
+      sparkJarPath: s3://jars/logwise.jar
+      s3aCredentialsSecretArn: %q
+      monitor: {pollIntervalSeconds: 1, durationSeconds: 1}
+      cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}
+`, partition, region, adminSecret, peerPartition, peerSecret, topic, tenant, tokenSecret, region, bucket,
+		broker, kafkaSecret, caFile, w.master.RestURL(), w.master.WebURL(), s3aSecret, workerGroup, region)
+}
+
+func migrate(t *testing.T, c store.Config) {
+	t.Helper()
+	db, err := store.Open(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate %s: %v", c, err)
+	}
+}
+
+// foreignExecution migrates the local database and records a running execution owned by the
+// peer region, whose cancel the API forwards over the interlink.
+func foreignExecution(t *testing.T, c store.Config) string {
+	t.Helper()
+	migrate(t, c)
+	db, err := store.Open(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id, err := executions.NewLog(db.SQL(), peerPartition).Record(t.Context(), executions.Action{Tenant: tenant, Kind: "sparkSubmission",
+		Description: "a submission the peer region runs", Status: executions.Running})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// startKafka runs a Kafka cluster that speaks TLS and SASL PLAIN (Confluent's way) and
+// returns the path of its CA certificate.
+func (w *world) startKafka(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "kafka-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	w.kafka, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "logs.api"),
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
+		kfake.EnableSASL(), kfake.Superuser("PLAIN", "lp-kafka", "lp-kafka-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.kafka.Close)
+	return caFile
+}
+
+// workerGroup creates the Auto Scaling Group of Spark workers, tagged as the template's
+// scaling statement requires.
+func (w *world) workerGroup(t *testing.T, cfg aws.Config) {
+	t.Helper()
+	as := autoscaling.NewFromConfig(cfg)
+	if _, err := as.CreateLaunchConfiguration(t.Context(), &autoscaling.CreateLaunchConfigurationInput{
+		LaunchConfigurationName: aws.String("lp-worker"), ImageId: aws.String("ami-12c6146b"), InstanceType: aws.String("t3.medium")}); err != nil {
+		t.Fatalf("create launch configuration: %v", err)
+	}
+	if _, err := as.CreateAutoScalingGroup(t.Context(), &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(workerGroup), LaunchConfigurationName: aws.String("lp-worker"),
+		MinSize: aws.Int32(0), MaxSize: aws.Int32(10), DesiredCapacity: aws.Int32(1), AvailabilityZones: []string{region + "a"},
+		Tags: []astypes.Tag{{Key: aws.String("logwise:spark-workers"), Value: aws.String("true"), PropagateAtLaunch: aws.Bool(true)}}}); err != nil {
+		t.Fatalf("create worker group: %v", err)
+	}
+}
+
+// invokedFunctions creates the functions the API invokes (moto answers for them without
+// running code).
+func (w *world) invokedFunctions(t *testing.T, cfg aws.Config) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, w.admin.url+"/moto-api/config", strings.NewReader(`{"lambda":{"use_docker":false}}`))
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatalf("moto config: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	w.admin.iam(t, "CreateRole", "RoleName", "lp-function", "AssumeRolePolicyDocument",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	lc := lambda.NewFromConfig(cfg)
+	for _, name := range []string{"ScalerFunction", "PeeringFunction"} {
+		if _, err := lc.CreateFunction(t.Context(), &lambda.CreateFunctionInput{FunctionName: aws.String(name),
+			Role: aws.String("arn:aws:iam::" + accountID + ":role/lp-function"), Runtime: lambdatypes.RuntimeProvidedal2023,
+			Handler: aws.String("bootstrap"), Code: &lambdatypes.FunctionCode{ZipFile: emptyZip}}); err != nil {
+			t.Fatalf("create function %s: %v", name, err)
+		}
+	}
+}
+
+// emptyZip is a zip archive with no entries.
+var emptyZip = []byte{0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
