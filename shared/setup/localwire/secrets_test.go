@@ -1,4 +1,4 @@
-package setup_test
+package localwire_test
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/localwire"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -118,14 +119,14 @@ tenants:
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	env, err := setup.Load(ctx, "local", setup.Options{Config: cfg, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	env, err := setup.Load(ctx, "local", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Store.Close() })
 	emf := &lockedBuffer{} // the EMF metrics are scanned too
 	env.Metrics = metrics.New(emf)
-	app, err := setup.NewApp(env)
+	app, err := localwire.New(ctx, env)
 	if err != nil {
 		t.Fatal(err)
 	}
