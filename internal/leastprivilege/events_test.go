@@ -42,7 +42,9 @@ func (w *world) events(fn string) []event {
 		return []event{
 			httpEvent("GET", "/service-details", tenantToken, "", 200),
 			httpEvent("GET", "/metric/sync-delay", tenantToken, "", 200),
-			httpEvent("GET", "/pipeline/health", tenantToken, "", 200),
+			// Vector and the driver are down here (503), but the Kafka check must be UP: it
+			// read the credentials secret and spoke SASL to the brokers.
+			httpEvent("GET", "/pipeline/health", tenantToken, "", 503, `Kafka brokers answer`),
 			httpEvent("GET", "/admin/peering/switches", adminToken, "", 200),
 			httpEvent("POST", "/scale-spark-cluster", tenantToken, stageReport, 200),
 			httpEvent("PUT", "/executions/"+w.foreignID+"/cancel", tenantToken, `{"reason":"least privilege test"}`, 202),
@@ -54,7 +56,8 @@ func (w *world) events(fn string) []event {
 	case "SparkMonitorFunction":
 		return []event{fileEvent("sparkmonitor-schedule.json")}
 	case "ScalerFunction":
-		return []event{fileEvent("scaler-schedule.json")}
+		return []event{fileEvent("scaler-schedule.json"),
+			{name: "scaleNow from the API", payload: []byte(`{"scaleNow":{"tenant":"` + tenant + `"}}`)}}
 	case "DiscoveryFunction":
 		return []event{fileEvent("discovery-schedule.json")}
 	}
@@ -81,7 +84,7 @@ func fileEvent(name string) event {
 }
 
 // httpEvent is an API Gateway HTTP API (v2) request for the tenant with a bearer token.
-func httpEvent(method, path, token, body string, want int) event {
+func httpEvent(method, path, token, body string, want int, wantBody ...string) event {
 	ev := map[string]any{
 		"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
 		"headers": map[string]string{"content-type": "application/json", "x-tenant-name": tenant, "authorization": "Bearer " + token},
@@ -101,6 +104,11 @@ func httpEvent(method, path, token, body string, want int) event {
 		}
 		if out.StatusCode != want {
 			return fmt.Sprintf("status %d, want %d: %s", out.StatusCode, want, out.Body)
+		}
+		for _, b := range wantBody {
+			if !strings.Contains(out.Body, b) {
+				return fmt.Sprintf("answer lacks %q: %s", b, out.Body)
+			}
 		}
 		return ""
 	}}

@@ -34,7 +34,10 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
+	"github.com/logwise/controlplane/shared/scaling"
+	"github.com/logwise/controlplane/shared/spark"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -59,8 +62,11 @@ const (
 type world struct {
 	admin        moto
 	params       map[string]string // the stack's parameter values
-	local        store.Config
-	foreignID    string // an execution another region owns, for the interlink forwarding
+	dbSecret     string
+	yaml         string            // the configuration
+	secrets      map[string]string // the ARNs it names
+	caFile       string            // the Kafka brokers' CA
+	foreignID    string            // an execution another region owns, for the interlink forwarding
 	master       *sparktest.Master
 	kafka        *kfake.Cluster
 	cfnResponses chan []byte // the migration's answers to CloudFormation
@@ -81,21 +87,15 @@ func newWorld(t *testing.T, admin moto) *world {
 		}
 		return aws.ToString(out.ARN)
 	}
-	rds := func(c store.Config) string {
-		b, _ := json.Marshal(map[string]any{"engine": "mysql", "username": c.User, "password": c.Password, "host": c.Host, "port": c.Port, "dbname": c.Name})
-		return string(b)
-	}
 
-	w.local = storetest.NewConfig(t)
 	peer := storetest.NewConfig(t)
 	migrate(t, peer)
-	w.foreignID = foreignExecution(t, w.local)
 
 	w.master = sparktest.NewMaster(sparktest.Options{})
-	t.Cleanup(w.master.Close)
-	caFile := w.startKafka(t)
+	t.Cleanup(func() { w.master.Close() })
+	w.caFile = w.startKafka(t)
 
-	dbSecret := secret("lp/rds", rds(w.local))
+	w.dbSecret = secret("lp/rds", "{}") // filled by reset
 	peerSecret := secret("lp/peer-"+peerPartition, rds(peer))
 	tokenSecret := secret("lp/tenant-tokens", `{"tokens":["`+tenantToken+`"]}`)
 	adminSecret := secret("lp/admin-tokens", `{"tokens":["`+adminToken+`"]}`)
@@ -113,6 +113,11 @@ func newWorld(t *testing.T, admin moto) *world {
 	if err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
+	// The file-sink log has a batch, so the scaler decides.
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("logs/_spark_metadata/1"),
+		Body: strings.NewReader("v1")}); err != nil {
+		t.Fatalf("put sink log: %v", err)
+	}
 	w.workerGroup(t, cfg)
 	w.invokedFunctions(t, cfg)
 
@@ -122,7 +127,7 @@ func newWorld(t *testing.T, admin moto) *world {
 
 	w.params = map[string]string{
 		"ConfigParameterName":        configParameter,
-		"DatabaseSecretArn":          dbSecret,
+		"DatabaseSecretArn":          w.dbSecret,
 		"TenantTokenSecretArns":      tokenSecret,
 		"AdminTokenSecretArns":       adminSecret,
 		"KafkaCredentialsSecretArns": kafkaSecret,
@@ -136,17 +141,85 @@ func newWorld(t *testing.T, admin moto) *world {
 		"VpcSubnetIds":               "subnet-0123456789abcdef0",
 		"VpcSecurityGroupIds":        "sg-0123456789abcdef0",
 	}
-	yaml := w.configYAML(tokenSecret, adminSecret, kafkaSecret, s3aSecret, peerSecret, aws.ToString(topic.TopicArn), caFile)
-	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(configParameter),
-		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(yaml)}); err != nil {
-		t.Fatalf("put configuration: %v", err)
-	}
+	w.secrets = map[string]string{"token": tokenSecret, "admin": adminSecret, "kafka": kafkaSecret, "s3a": s3aSecret, "peer": peerSecret,
+		"topic": aws.ToString(topic.TopicArn)}
 	return w
 }
 
+// reset gives the next run of fn the world of a first run: a fresh database (no lease,
+// submission or decision of an earlier run) holding a foreign execution and heavy
+// stage-history reports, one worker in the group, and no live driver (the monitor submits
+// one) or, for the scaler, a running one (the reports describe a running job).
+func (w *world) reset(t *testing.T, fn string) {
+	t.Helper()
+	ctx := t.Context()
+	c := storetest.NewConfig(t)
+	w.foreignID = foreignExecution(t, c)
+	db, err := store.Open(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	up := true
+	for i := range scaling.HistoryWindow + 1 {
+		cores := 2
+		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: tenant, OutputBytes: 1 << 30, InputRecords: 50_000_000,
+			SubmissionTime: now.Add(-time.Duration(i+1) * time.Minute).UnixMilli(), CompletionTime: now.Add(-time.Duration(i) * time.Minute).UnixMilli(),
+			CoresUsed: &cores, Status: "COMPLETE", EnableUpScale: &up, EnableDownScale: &up, CreatedAt: now}); err != nil {
+			t.Fatalf("insert stage history: %v", err)
+		}
+	}
+	cfg := w.admin.config()
+	if _, err := secretsmanager.NewFromConfig(cfg).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.dbSecret),
+		SecretString: aws.String(rds(c))}); err != nil {
+		t.Fatalf("point the database secret at the fresh database: %v", err)
+	}
+	// A fresh master: the monitor judges a job by the drivers it sees (a recently failed one
+	// holds resubmission back), so no earlier run's driver may remain.
+	w.master.Close()
+	w.master = sparktest.NewMaster(sparktest.Options{})
+	w.yaml = w.configYAML()
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(configParameter),
+		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(w.yaml), Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatalf("put configuration: %v", err)
+	}
+	if fn == "ScalerFunction" {
+		w.runDriver(t)
+	}
+	if _, err := autoscaling.NewFromConfig(cfg).SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: aws.String(workerGroup), DesiredCapacity: aws.Int32(1)}); err != nil {
+		t.Fatalf("reset the worker group: %v", err)
+	}
+}
+
+// runDriver submits the tenant's streaming job to the master and launches it.
+func (w *world) runDriver(t *testing.T) {
+	t.Helper()
+	c, err := config.Parse([]byte(w.yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := c.Tenants[0]
+	req, err := spark.BuildSubmission(ten, spark.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spark.New(spark.Config{Masters: spark.ConfigFrom(ten.Spark).Masters, HTTP: http.DefaultClient}).Submit(t.Context(), req); err != nil {
+		t.Fatalf("submit the job: %v", err)
+	}
+	w.master.Step()
+}
+
+func rds(c store.Config) string {
+	b, _ := json.Marshal(map[string]any{"engine": "mysql", "username": c.User, "password": c.Password, "host": c.Host, "port": c.Port, "dbname": c.Name})
+	return string(b)
+}
+
 // configYAML uses every feature that reads a secret or calls AWS.
-func (w *world) configYAML(tokenSecret, adminSecret, kafkaSecret, s3aSecret, peerSecret, topic, caFile string) string {
+func (w *world) configYAML() string {
 	broker := w.kafka.ListenAddrs()[0]
+	a := w.secrets
 	return fmt.Sprintf(`deployment: {partition: %s, region: %s}
 api:
   adminTokensSecretArn: %s
@@ -168,8 +241,8 @@ tenants:
       s3aCredentialsSecretArn: %q
       monitor: {pollIntervalSeconds: 1, durationSeconds: 1}
       cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}
-`, partition, region, adminSecret, peerPartition, peerSecret, topic, tenant, tokenSecret, region, bucket,
-		broker, kafkaSecret, caFile, w.master.RestURL(), w.master.WebURL(), s3aSecret, workerGroup, region)
+`, partition, region, a["admin"], peerPartition, a["peer"], a["topic"], tenant, a["token"], region, bucket,
+		broker, a["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL(), a["s3a"], workerGroup, region)
 }
 
 func migrate(t *testing.T, c store.Config) {
