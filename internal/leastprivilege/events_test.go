@@ -54,6 +54,7 @@ func (w *world) events(fn string) []event {
 	case "PeeringFunction":
 		return []event{fileEvent("peering-schedule.json"), fileEvent("peering-interlink-sqs.json")}
 	case "SparkMonitorFunction":
+		// One check runs the due replay: it cleans the Spark state in S3 and resubmits.
 		return []event{fileEvent("sparkmonitor-schedule.json")}
 	case "ScalerFunction":
 		return []event{fileEvent("scaler-schedule.json"),

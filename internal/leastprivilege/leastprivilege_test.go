@@ -36,12 +36,10 @@ var packages = map[string]string{
 // exercise, with the reason. They are checked to exist, so the list stays true, but are not
 // removed one by one.
 var unexercised = map[string]string{
-	"*/DecryptSecretsAndConfiguration":      "kms:Decrypt through Secrets Manager and SSM: moto decrypts SecureStrings and secrets without calling KMS on the caller's behalf",
-	"ApiFunction/ReadMskCluster":            "kafka-cluster:* is MSK IAM authentication; the Kafka stand-in (kfake) speaks SASL PLAIN, not AWS_MSK_IAM",
-	"ScalerFunction/ScaleMskTopics":         "as ReadMskCluster",
-	"ScalerFunction/FindEksCluster":         "eks:DescribeCluster names the Kubernetes API server; moto invents one that is not on loopback, so the test gives the tenant an Auto Scaling Group instead",
-	"SparkMonitorFunction/ListLogBuckets":   "the monitor lists and deletes the checkpoint only for a replay, which the test does not create",
-	"SparkMonitorFunction/DeleteSparkState": "as ListLogBuckets",
+	"*/DecryptSecretsAndConfiguration": "kms:Decrypt through Secrets Manager and SSM: moto decrypts SecureStrings and secrets without calling KMS on the caller's behalf",
+	"ApiFunction/ReadMskCluster":       "kafka-cluster:* is MSK IAM authentication; the Kafka stand-in (kfake) speaks SASL PLAIN, not AWS_MSK_IAM",
+	"ScalerFunction/ScaleMskTopics":    "as ReadMskCluster",
+	"ScalerFunction/FindEksCluster":    "eks:DescribeCluster names the Kubernetes API server; moto invents one that is not on loopback, so the test gives the tenant an Auto Scaling Group instead",
 }
 
 // why says why a statement of fn is not exercised, or "".

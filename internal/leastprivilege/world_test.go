@@ -41,6 +41,7 @@ import (
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
+	"github.com/logwise/controlplane/shared/supervisor"
 )
 
 // Names of the world the functions run in.
@@ -72,6 +73,7 @@ type world struct {
 	cfnResponses chan []byte // the migration's answers to CloudFormation
 	cfnURL       string
 	s3           http.Handler // the in-process S3 the recorder sends S3 requests to
+	s3c          *s3.Client   // the test's client of it
 }
 
 func newWorld(t *testing.T, admin moto) *world {
@@ -106,6 +108,7 @@ func newWorld(t *testing.T, admin moto) *world {
 	s3srv := httptest.NewServer(w.s3)
 	t.Cleanup(s3srv.Close)
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.BaseEndpoint = true, aws.String(s3srv.URL) })
+	w.s3c = s3c
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
@@ -170,6 +173,9 @@ func (w *world) reset(t *testing.T, fn string) {
 			t.Fatalf("insert stage history: %v", err)
 		}
 	}
+	if fn == "SparkMonitorFunction" {
+		w.dueReplay(t, db)
+	}
 	cfg := w.admin.config()
 	if _, err := secretsmanager.NewFromConfig(cfg).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.dbSecret),
 		SecretString: aws.String(rds(c))}); err != nil {
@@ -190,6 +196,24 @@ func (w *world) reset(t *testing.T, fn string) {
 	if _, err := autoscaling.NewFromConfig(cfg).SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
 		AutoScalingGroupName: aws.String(workerGroup), DesiredCapacity: aws.Int32(1)}); err != nil {
 		t.Fatalf("reset the worker group: %v", err)
+	}
+}
+
+// dueReplay records a replay from an hour ago, due now, and puts checkpoint state in the
+// bucket: the monitor kills the job, lists and deletes its checkpoint and sink log, and
+// resubmits it from the timestamp.
+func (w *world) dueReplay(t *testing.T, db *store.DB) {
+	t.Helper()
+	now := time.Now()
+	if _, err := supervisor.New(supervisor.Deps{Store: db, Pipelines: executions.NewRepository(db.SQL(), partition)}).CreateReplay(t.Context(), tenant,
+		supervisor.ReplayRequest{StartingOffsetsTimestamp: now.Add(-time.Hour).UnixMilli(), ResumeToSubscribePatternTimestamp: now.Add(time.Hour).UnixMilli()},
+		"least-privilege-test"); err != nil {
+		t.Fatalf("create replay: %v", err)
+	}
+	for _, key := range []string{"checkpoint/offsets/1", "checkpoint/commits/1"} {
+		if _, err := w.s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("1")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
