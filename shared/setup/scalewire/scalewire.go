@@ -155,14 +155,16 @@ type Admin struct {
 	tenant config.Tenant
 	env    *setup.Env
 	mu     sync.Mutex
-	adm    *kadm.Client
+	// adm returns the connected client (nil before). A closure, not a *kadm.Client field:
+	// see scaling.newEC2Instances on why clients stay out of fields of interface-held types.
+	adm func() *kadm.Client
 }
 
 func (a *Admin) client(ctx context.Context) (*kadm.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.adm != nil {
-		return a.adm, nil
+		return a.adm(), nil
 	}
 	t := a.tenant
 	creds := kafka.Credentials{User: t.Kafka.ConfluentAPIKey, Password: t.Kafka.ConfluentAPISecret}
@@ -181,7 +183,7 @@ func (a *Admin) client(ctx context.Context) (*kadm.Client, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Unavailable, err, "tenant %s: kafka", t.Name)
 	}
-	a.adm = adm
+	a.adm = func() *kadm.Client { return adm }
 	return adm, nil
 }
 
