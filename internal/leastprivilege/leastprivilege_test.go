@@ -223,16 +223,18 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// buildAll builds every function's bootstrap once, as the Makefile does (for this machine).
+// buildAll builds every function's bootstrap once, as the Makefile does (for this machine's
+// architecture), with the flags of the functions package's tests so that the build cache
+// serves both.
 func buildAll(t *testing.T) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-o", dir + "/"}
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", dir + "/"}
 	for _, pkg := range packages {
 		args = append(args, "../../functions/"+pkg)
 	}
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build bootstraps: %v\n%s", err, out)
 	}
