@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/logwise/controlplane/shared/fault"
 )
@@ -35,6 +36,8 @@ func statusOf(k fault.Kind) int {
 		return http.StatusForbidden
 	case fault.NotFound:
 		return http.StatusNotFound
+	case fault.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case fault.Conflict:
 		return http.StatusConflict
 	case fault.Upstream:
@@ -56,6 +59,25 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
 	writeJSON(w, statusOf(fe.Kind), errorBody{Error: detailOf(fe)})
+}
+
+// writeFailure writes err with the status of its kind, as the error envelope beside the
+// result the route still has (a failing health check's checks, a partial Kafka scaling).
+func writeFailure(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, data any) {
+	fe := asFault(err)
+	if fe.Kind == fault.Internal && log != nil {
+		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	}
+	writeJSON(w, statusOf(fe.Kind), map[string]any{"data": data, "error": detailOf(fe)})
+}
+
+// healthStatus is the status of a health report: 200 when healthy, else that of a
+// dependency that is down.
+func healthStatus(healthy bool) int {
+	if healthy {
+		return http.StatusOK
+	}
+	return statusOf(fault.Unavailable)
 }
 
 // asFault classifies any error as a *fault.Error.
@@ -118,6 +140,10 @@ func success(format string, args ...any) message {
 
 func notFoundRoute(r *http.Request) error {
 	return fault.NotFoundf("no route for %s %s", r.Method, r.URL.Path).WithCode("ROUTE_NOT_FOUND")
+}
+
+func methodNotAllowed(r *http.Request, allow []string) error {
+	return fault.New(fault.MethodNotAllowed, "%s is not served on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", "))
 }
 
 // unavailable is returned by routes whose service is not configured in this deployment.

@@ -182,7 +182,7 @@ func TestErrorMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, logs := testServer(t, Deps{})
-			s.handle("GET /fail", false, func(http.ResponseWriter, *http.Request) error { return tt.err })
+			s.handle("GET /fail", func(http.ResponseWriter, *http.Request) error { return tt.err })
 			rec := httptest.NewRecorder()
 			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/fail", nil))
 			var body errorBody
@@ -205,8 +205,8 @@ func TestErrorMapping(t *testing.T) {
 func TestUnknownRouteAndPanicAndBodyLimit(t *testing.T) {
 	s, logs := testServer(t, Deps{})
 	s.cfg.API.MaxBodyBytes = 16
-	s.handle("GET /boom", false, func(http.ResponseWriter, *http.Request) error { panic("boom") })
-	s.handle("POST /echo", false, func(w http.ResponseWriter, r *http.Request) error {
+	s.handle("GET /boom", func(http.ResponseWriter, *http.Request) error { panic("boom") })
+	s.handle("POST /echo", func(w http.ResponseWriter, r *http.Request) error {
 		var v map[string]any
 		if err := decodeJSON(r, &v, false); err != nil {
 			return err
@@ -259,5 +259,33 @@ func TestQueryInt(t *testing.T) {
 		if got != tt.want || (err != nil) != tt.wantErr || (err != nil && fault.KindOf(err) != fault.Invalid) {
 			t.Errorf("queryInt(%q) = %d, %v; want %d, err %v", tt.raw, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestWrongMethodIs405WithAllow: a known path with another method answers 405, naming the
+// methods it serves in Allow, in the error envelope; an unknown path stays 404.
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	s, _ := testServer(t, Deps{})
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantAllow    string
+	}{
+		{"POST", "/healthcheck", 405, "GET, HEAD"},
+		{"GET", "/scale-spark-cluster", 405, "POST"},
+		{"DELETE", "/replays", 405, "GET, HEAD, POST"},
+		{"GET", "/no-such-path", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			var body map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != tt.wantStatus || rec.Header().Get("Allow") != tt.wantAllow || body["error"] == nil {
+				t.Fatalf("got %d Allow %q %s; want %d Allow %q with the error envelope", rec.Code, rec.Header().Get("Allow"), rec.Body, tt.wantStatus, tt.wantAllow)
+			}
+		})
 	}
 }
