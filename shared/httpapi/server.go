@@ -136,9 +136,14 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		if err != nil {
 			writeError(sw, r, s.log, err)
 		}
+		// ERROR is for our own failures (500); a dependency that is down or failing (502, 503,
+		// 504, such as a DOWN pipeline health report) is a WARN, reported by its own metrics.
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status == http.StatusInternalServerError:
 			level = slog.LevelError
+		case sw.status >= 500:
+			level = slog.LevelWarn
 		}
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "durationMs", time.Since(start).Milliseconds()}
 		if t := r.Header.Get(TenantHeader); t != "" && len(t) <= 64 {

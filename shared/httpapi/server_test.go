@@ -289,3 +289,26 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessLogLevel: a request that failed in the control plane (500) is logged at ERROR; one
+// whose dependency is down or failing (502-504) at WARN, so that a DOWN health report or an
+// unreachable Spark master does not count as a control-plane error.
+func TestAccessLogLevel(t *testing.T) {
+	tests := []struct {
+		err       error
+		wantLevel string
+	}{
+		{errors.New("a bug"), `"level":"ERROR","msg":"request"`},
+		{fault.New(fault.Unavailable, "spark is down"), `"level":"WARN","msg":"request"`},
+		{fault.New(fault.Upstream, "S3 answered 500"), `"level":"WARN","msg":"request"`},
+		{fault.Invalidf("bad"), `"level":"INFO","msg":"request"`},
+	}
+	for _, tt := range tests {
+		s, logs := testServer(t, Deps{})
+		s.handle("GET /fail", func(http.ResponseWriter, *http.Request) error { return tt.err })
+		do(t, s.Handler(), "GET", "/fail", "", nil)
+		if !strings.Contains(logs.String(), tt.wantLevel) {
+			t.Errorf("%v: log %s, want %s", tt.err, logs, tt.wantLevel)
+		}
+	}
+}
