@@ -48,6 +48,12 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		os.Setenv("AWS_ACCESS_KEY_ID", "local")
 		os.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	}
+	// Bind first: a port in use fails at once, before anything starts or claims to run.
+	ln, err := listen(o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	sys, err := startSystem(ctx, log, o)
 	if err != nil {
 		return err
@@ -73,14 +79,16 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 				log.Warn("first run", "job", job, "error", err.Error())
 			}
 		}
-		go sys.demo.run(ctx, "http://"+o.addr)
 	}
-	srv := &http.Server{Addr: o.addr, Handler: app.API.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(localHandler(app.API.Handler(), sys.demo))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("control plane running", "api", "http://"+o.addr, "tenant", sys.config.Tenants[0].Name,
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("control plane running", "api", "http://"+ln.Addr().String(), "tenant", sys.config.Tenants[0].Name,
 		"jobs", app.Jobs(), "tick", o.tick.String(), "database", sys.dbDescription)
 
+	if sys.demo != nil {
+		go sys.demo.run(ctx, "http://"+ln.Addr().String())
+	}
 	for _, job := range app.Jobs() {
 		go schedule(ctx, log, app, job, o.tick)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -56,6 +57,11 @@ var demoServices = []string{"checkout", "payments", "search", "inventory", "heal
 // endpoints are where the demo tenant's pipeline lives.
 type endpoints struct {
 	DSN, S3, SparkREST, SparkWeb, KafkaHost, KafkaPort, VectorHost, VectorPort string
+	// KubeAPI, KubeCA and KubeToken reach the simulated Deployment of Spark workers.
+	KubeAPI, KubeCA, KubeToken string
+	// PollSeconds and MonitorSeconds are the Spark monitor's polling within one run,
+	// and BackoffSeconds the wait after a submission before another (half a tick).
+	PollSeconds, MonitorSeconds, BackoffSeconds int
 }
 
 // demoConfig is the demo deployment: one tenant, auth off (local use only).
@@ -79,9 +85,15 @@ tenants:
       subscribePattern: "^logs.*"
       minWorkerCount: 2
       maxWorkerCount: 6
+      executorCoresPerMachine: 4
       perCoreLogsProcess: 20000
+      cluster:
+        clusterType: kubernetes
+        kubernetes: {apiServer: %q, caFile: %q, tokenFile: %q}
+      monitor: {pollIntervalSeconds: %d, durationSeconds: %d, crashLoop: {backoffSeconds: %d}}
     delayMetrics: {app: {sampleServiceName: checkout, sampleServiceNames: [payments]}}
-`, e.DSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb)
+`, e.DSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb,
+		e.KubeAPI, e.KubeCA, e.KubeToken, e.PollSeconds, e.MonitorSeconds, e.BackoffSeconds)
 }
 
 // startSystem starts the embedded database, S3, Spark master, Kafka and a Vector stand-in,
@@ -121,9 +133,19 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 		return nil, fmt.Errorf("create demo bucket: %w", err)
 	}
 
-	master := sparktest.NewMaster(sparktest.Options{AutoLaunch: time.Second, Workers: []sparktest.WorkerSpec{
-		{Cores: 4, MemoryMB: 8192}, {Cores: 4, MemoryMB: 8192}, {Cores: 4, MemoryMB: 8192}}})
+	// The workers are the Deployment's: it starts the minimum of two, and the scaler sizes it.
+	master := sparktest.NewMaster(sparktest.Options{AutoLaunch: min(time.Second, o.tick/4), Workers: []sparktest.WorkerSpec{}})
 	sys.closers = append(sys.closers, master.Close)
+	dir, err := os.MkdirTemp("", "logwise-local-")
+	if err != nil {
+		return nil, fmt.Errorf("demo files: %w", err)
+	}
+	sys.closers = append(sys.closers, func() { os.RemoveAll(dir) })
+	workers, err := startWorkerDeployment(master, sparktest.WorkerSpec{Cores: 4, MemoryMB: 8192}, 2, dir)
+	if err != nil {
+		return nil, err
+	}
+	sys.closers = append(sys.closers, workers.Close)
 
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs.checkout", "logs.payments", "logs.search"))
 	if err != nil {
@@ -143,17 +165,20 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 	sys.closers = append(sys.closers, vector.Close)
 	vectorHost, vectorPort, _ := net.SplitHostPort(vector.Listener.Addr().String())
 
+	poll := max(1, int(o.tick.Seconds())/4)
 	cfg, err := config.Parse([]byte(demoConfig(endpoints{DSN: dsn, S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
-		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort})), func(string) (string, bool) { return "", false })
+		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort,
+		KubeAPI: workers.URL(), KubeCA: workers.CAFile, KubeToken: workers.TokenFile,
+		PollSeconds: poll, MonitorSeconds: max(poll, int(o.tick.Seconds())), BackoffSeconds: max(1, int(o.tick.Seconds())/2)})), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
 	sys.config = cfg
 	t := cfg.Tenants[0]
 	sys.demo = &demoPipeline{log: log, s3: client, layout: logstore.Layout{LogsDir: t.Spark.LogsDir, CheckpointDir: t.Spark.CheckPointDir},
-		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name}
+		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name, tick: o.tick, master: master, workers: workers}
 	log.Info("demo pipeline", "s3", s3srv.URL, "bucket", demoBucket, "sparkRest", master.RestURL(), "sparkWeb", master.WebURL(),
-		"kafka", kc.ListenAddrs()[0], "vector", vector.URL)
+		"kafka", kc.ListenAddrs()[0], "vector", vector.URL, "workerDeployment", workers.URL())
 	return sys, nil
 }
 
@@ -166,7 +191,11 @@ type demoPipeline struct {
 	layout    logstore.Layout
 	kafkaAddr string
 	tenant    string
+	tick      time.Duration // the schedules' tick: the simulated minute
+	master    *sparktest.Master
+	workers   *workerDeployment
 	batch     int
+	reports   int
 	mu        sync.Mutex
 }
 
@@ -179,8 +208,8 @@ func (d *demoPipeline) seed(ctx context.Context) error {
 // run keeps the pipeline moving until ctx ends.
 func (d *demoPipeline) run(ctx context.Context, apiBase string) {
 	go d.produce(ctx)
-	minute := time.NewTicker(20 * time.Second)
-	report := time.NewTicker(30 * time.Second)
+	minute := time.NewTicker(d.tick / 3)
+	report := time.NewTicker(d.tick / 2)
 	defer minute.Stop()
 	defer report.Stop()
 	for {
@@ -241,15 +270,26 @@ func (d *demoPipeline) produce(ctx context.Context) {
 	}
 }
 
+// load is the simulated input of report n: a wave over 40 reports (20 simulated minutes)
+// between about 60k and 460k records per batch, so that the scaler sizes the workers from
+// two (its minimum) up to six and back.
+func load(n int) int {
+	return 260_000 + int(200_000*math.Sin(2*math.Pi*float64(n)/40))
+}
+
 // postStageReport sends what the Spark job's stage listener sends after each micro-batch.
 func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
 	now := time.Now()
+	d.mu.Lock()
+	d.reports++
+	n := d.reports
+	d.mu.Unlock()
 	body, _ := json.Marshal(map[string]any{
 		"enableUpScale": true, "enableDownScale": true,
 		"sparkStageHistory": map[string]any{
-			"inputRecords": 150000 + rand.IntN(100000), "outputBytes": 40_000_000 + rand.IntN(10_000_000),
-			"submissionTime": now.Add(-40 * time.Second).UnixMilli(), "completionTime": now.UnixMilli(),
-			"coresUsed": 12, "status": "succeeded",
+			"inputRecords": load(n), "outputBytes": 40_000_000 + rand.IntN(10_000_000),
+			"submissionTime": now.Add(-d.tick / 2).UnixMilli(), "completionTime": now.UnixMilli(),
+			"coresUsed": 4 * d.workers.Replicas(), "status": "succeeded",
 		},
 	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiBase+"/scale-spark-cluster", bytes.NewReader(body))
