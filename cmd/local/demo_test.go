@@ -11,15 +11,24 @@ import (
 	"time"
 )
 
+const slogLevelError = slog.LevelError
+
 // startRunner starts the local runner in process on its embedded defaults with tick as the
 // schedules' rate, and stops it when the test ends (failing the test if it failed).
 func startRunner(t *testing.T, tick time.Duration) (base string, logs *levelCounter) {
 	t.Helper()
+	return startRunnerWith(t, options{tick: tick})
+}
+
+// startRunnerWith is startRunner with options (its address is chosen here).
+func startRunnerWith(t *testing.T, o options) (base string, logs *levelCounter) {
+	t.Helper()
 	logs = &levelCounter{}
 	addr := freeAddr(t)
+	o.addr = addr
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
-	go func() { runErr <- run(ctx, slog.New(logs), options{addr: addr, tick: tick}) }()
+	go func() { runErr <- run(ctx, slog.New(logs), o) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-runErr; err != nil {

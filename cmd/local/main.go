@@ -25,12 +25,13 @@ func main() {
 	dsn := flag.String("mysql-dsn", "", "use this MySQL/MariaDB (user:pass@tcp(host:3306)/db) instead of the embedded database")
 	configFile := flag.String("config", "", "use this configuration file instead of the demo tenant (its endpoints must be reachable)")
 	tick := flag.Duration("tick", time.Minute, "how often the scheduled functions run (their EventBridge rate)")
+	template := flag.String("template", "template.yaml", "the SAM template whose dashboard /dashboard renders")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, options{addr: *addr, dsn: *dsn, configFile: *configFile, tick: *tick}); err != nil {
+	if err := run(ctx, log, options{addr: *addr, dsn: *dsn, configFile: *configFile, tick: *tick, template: *template}); err != nil {
 		log.Error("local runner failed", "error", err.Error())
 		os.Exit(1)
 	}
@@ -39,6 +40,8 @@ func main() {
 type options struct {
 	addr, dsn, configFile string
 	tick                  time.Duration
+	// template is the SAM template; "" means template.yaml in the working directory.
+	template string
 }
 
 func run(ctx context.Context, log *slog.Logger, o options) error {
@@ -60,7 +63,13 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	}
 	defer sys.close()
 
-	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns})
+	// The functions' EMF metrics feed /dashboard instead of stdout.
+	metrics := newMetricStore(time.Now)
+	dash, err := loadDashboard(o, metrics)
+	if err != nil {
+		log.Warn("no /dashboard", "error", err.Error())
+	}
+	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns, Metrics: metrics})
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
@@ -80,7 +89,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 			}
 		}
 	}
-	srv := newServer(localHandler(app.API.Handler(), sys.demo))
+	srv := newServer(localHandler(app.API.Handler(), metrics, dash, sys.demo))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("control plane running", "api", "http://"+ln.Addr().String(), "tenant", sys.config.Tenants[0].Name,
@@ -90,7 +99,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		go sys.demo.run(ctx, "http://"+ln.Addr().String())
 	}
 	for _, job := range app.Jobs() {
-		go schedule(ctx, log, app, job, o.tick)
+		go schedule(ctx, log, app, job, o.tick, metrics)
 	}
 	select {
 	case <-ctx.Done():
@@ -105,13 +114,14 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 }
 
 // schedule runs job now and then every tick, as EventBridge would.
-func schedule(ctx context.Context, log *slog.Logger, app *setup.App, job string, tick time.Duration) {
+func schedule(ctx context.Context, log *slog.Logger, app *setup.App, job string, tick time.Duration, metrics *metricStore) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		jctx, cancel := context.WithTimeout(ctx, tick+30*time.Second)
 		sum, err := app.RunJob(jctx, job)
 		cancel()
+		metrics.invocation(functionOfJob[job], err != nil)
 		if err != nil {
 			log.Warn("scheduled run failed", "job", job, "error", err.Error())
 		} else {

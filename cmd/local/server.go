@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/logwise/controlplane/internal/samtemplate"
 	"github.com/logwise/controlplane/shared/spark"
 )
 
@@ -35,14 +36,17 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// localHandler serves the demo's controls beside the API (and the dashboard).
-func localHandler(api http.Handler, demo *demoPipeline) http.Handler {
-	if demo == nil {
-		return api
-	}
+// localHandler serves the API as API Gateway would (measured), the template's dashboard
+// (when the template was found) and the demo's controls.
+func localHandler(api http.Handler, metrics *metricStore, dash *dashboard, demo *demoPipeline) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /demo/kill-driver", demo.killDriver)
-	mux.Handle("/", api)
+	if dash != nil {
+		mux.Handle("GET /dashboard", dash)
+	}
+	if demo != nil {
+		mux.HandleFunc("POST /demo/kill-driver", demo.killDriver)
+	}
+	mux.Handle("/", metrics.measureAPI(api))
 	return mux
 }
 
@@ -66,4 +70,21 @@ func (d *demoPipeline) killDriver(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// loadDashboard reads the template's dashboard for /dashboard.
+func loadDashboard(o options, metrics *metricStore) (*dashboard, error) {
+	path := o.template
+	if path == "" {
+		path = "template.yaml"
+	}
+	t, err := samtemplate.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	body, err := t.DashboardBody("Dashboard")
+	if err != nil {
+		return nil, err
+	}
+	return newDashboard(body, metrics, o.tick)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/memdb"
 )
 
@@ -59,6 +60,9 @@ type endpoints struct {
 	DSN, S3, SparkREST, SparkWeb, KafkaHost, KafkaPort, VectorHost, VectorPort string
 	// KubeAPI, KubeCA and KubeToken reach the simulated Deployment of Spark workers.
 	KubeAPI, KubeCA, KubeToken string
+	// PeerDSN is the peer region's database, copied every PeeringMs.
+	PeerDSN   string
+	PeeringMs int
 	// PollSeconds and MonitorSeconds are the Spark monitor's polling within one run,
 	// and BackoffSeconds the wait after a submission before another (half a tick).
 	PollSeconds, MonitorSeconds, BackoffSeconds int
@@ -71,6 +75,7 @@ deployment: {partition: local, region: us-east-1}
 api: {authDisabled: true}
 database: {dsn: %q}
 executions: {retentionDays: 7}
+peering: {enabled: true, intervalMs: %d, peers: [{id: %s, dsn: %q}]}
 tenants:
   - name: demo
     defaultLogsRetentionDays: 3
@@ -92,7 +97,7 @@ tenants:
         kubernetes: {apiServer: %q, caFile: %q, tokenFile: %q}
       monitor: {pollIntervalSeconds: %d, durationSeconds: %d, crashLoop: {backoffSeconds: %d}}
     delayMetrics: {app: {sampleServiceName: checkout, sampleServiceNames: [payments]}}
-`, e.DSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb,
+`, e.DSN, e.PeeringMs, peerPartition, e.PeerDSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb,
 		e.KubeAPI, e.KubeCA, e.KubeToken, e.PollSeconds, e.MonitorSeconds, e.BackoffSeconds)
 }
 
@@ -101,16 +106,22 @@ tenants:
 func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, error) {
 	sys := &system{}
 	dsn := o.dsn
+	var mainDB store.Config
 	if dsn == "" {
 		db, err := memdb.Start("127.0.0.1:0", "logwise")
 		if err != nil {
 			return nil, err
 		}
 		sys.closers = append(sys.closers, func() { db.Close() })
-		dsn = db.Config("logwise").DSN()
+		mainDB = db.Config("logwise")
+		dsn = mainDB.DSN()
 		sys.dbDescription = "embedded go-mysql-server at " + db.Addr
-		sys.maxOpenConns = 1
+		sys.maxOpenConns = memdb.MaxOpenConns
 	} else {
+		var err error
+		if mainDB, err = store.ParseDSN(dsn); err != nil {
+			return nil, fmt.Errorf("-mysql-dsn: %w", err)
+		}
 		sys.dbDescription = "MySQL from -mysql-dsn"
 	}
 	if o.configFile != "" {
@@ -165,10 +176,15 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 	sys.closers = append(sys.closers, vector.Close)
 	vectorHost, vectorPort, _ := net.SplitHostPort(vector.Listener.Addr().String())
 
+	peer, peerDB, err := startPeerRegion(ctx, mainDB)
+	if err != nil {
+		return nil, err
+	}
+	sys.closers = append(sys.closers, peer.close)
 	poll := max(1, int(o.tick.Seconds())/4)
 	cfg, err := config.Parse([]byte(demoConfig(endpoints{DSN: dsn, S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
 		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort,
-		KubeAPI: workers.URL(), KubeCA: workers.CAFile, KubeToken: workers.TokenFile,
+		KubeAPI: workers.URL(), KubeCA: workers.CAFile, KubeToken: workers.TokenFile, PeerDSN: peerDB.DSN(), PeeringMs: max(200, int(o.tick.Milliseconds()/4)),
 		PollSeconds: poll, MonitorSeconds: max(poll, int(o.tick.Seconds())), BackoffSeconds: max(1, int(o.tick.Seconds())/2)})), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
@@ -176,7 +192,7 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 	sys.config = cfg
 	t := cfg.Tenants[0]
 	sys.demo = &demoPipeline{log: log, s3: client, layout: logstore.Layout{LogsDir: t.Spark.LogsDir, CheckpointDir: t.Spark.CheckPointDir},
-		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name, tick: o.tick, master: master, workers: workers}
+		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name, tick: o.tick, master: master, workers: workers, peer: peer}
 	log.Info("demo pipeline", "s3", s3srv.URL, "bucket", demoBucket, "sparkRest", master.RestURL(), "sparkWeb", master.WebURL(),
 		"kafka", kc.ListenAddrs()[0], "vector", vector.URL, "workerDeployment", workers.URL())
 	return sys, nil
@@ -194,6 +210,7 @@ type demoPipeline struct {
 	tick      time.Duration // the schedules' tick: the simulated minute
 	master    *sparktest.Master
 	workers   *workerDeployment
+	peer      *peerRegion
 	batch     int
 	reports   int
 	mu        sync.Mutex
@@ -221,7 +238,11 @@ func (d *demoPipeline) run(ctx context.Context, apiBase string) {
 				d.log.Warn("demo pipeline: write partitions", "error", err.Error())
 			}
 		case <-report.C:
-			d.postStageReport(ctx, apiBase)
+			if n := d.postStageReport(ctx, apiBase); n%4 == 1 {
+				if err := d.peer.act(ctx, d.tenant); err != nil && ctx.Err() == nil {
+					d.log.Warn("demo pipeline: peer region", "error", err.Error())
+				}
+			}
 		}
 	}
 }
@@ -277,8 +298,9 @@ func load(n int) int {
 	return 260_000 + int(200_000*math.Sin(2*math.Pi*float64(n)/40))
 }
 
-// postStageReport sends what the Spark job's stage listener sends after each micro-batch.
-func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
+// postStageReport sends what the Spark job's stage listener sends after each micro-batch,
+// and returns the report's number.
+func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) int {
 	now := time.Now()
 	d.mu.Lock()
 	d.reports++
@@ -294,7 +316,7 @@ func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
 	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiBase+"/scale-spark-cluster", bytes.NewReader(body))
 	if err != nil {
-		return
+		return n
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Tenant-Name", d.tenant)
@@ -303,7 +325,8 @@ func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
 		if ctx.Err() == nil {
 			d.log.Warn("demo pipeline: post stage report", "error", err.Error())
 		}
-		return
+		return n
 	}
 	resp.Body.Close()
+	return n
 }

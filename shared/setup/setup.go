@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -57,6 +58,8 @@ type Options struct {
 	Log *slog.Logger
 	// MaxOpenConns overrides the store's pool size (0 keeps the Lambda default).
 	MaxOpenConns int
+	// Metrics receives the EMF lines instead of stdout (the local runner's dashboard).
+	Metrics io.Writer
 }
 
 // Load builds the environment of function name. The configuration comes from, in order:
@@ -64,7 +67,11 @@ type Options struct {
 // parameter name, SecureString allowed). The database comes from the configuration's
 // database.dsn or database.secretArn; migrations run unless DB_MIGRATE=false.
 func Load(ctx context.Context, name string, opt Options) (*Env, error) {
-	env := &Env{Name: name, Metrics: metrics.New(os.Stdout), Holder: name + "/" + randomID()}
+	var emf io.Writer = os.Stdout
+	if opt.Metrics != nil {
+		emf = opt.Metrics
+	}
+	env := &Env{Name: name, Metrics: metrics.New(emf), Holder: name + "/" + randomID()}
 	base := opt.Log
 	if base == nil {
 		base = slog.New(baseHandler())
