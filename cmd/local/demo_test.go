@@ -26,6 +26,9 @@ func startRunnerWith(t *testing.T, o options) (base string, logs *levelCounter) 
 	logs = &levelCounter{}
 	addr := freeAddr(t)
 	o.addr = addr
+	if o.template == "" {
+		o.template = "../../template.yaml"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- run(ctx, slog.New(logs), o) }()
