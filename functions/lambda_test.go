@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,19 +44,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles ./functions/<name> as the Makefile's build-<LogicalId> target does.
+// functionNames are the functions under ./functions, each a bootstrap.
+var functionNames = []string{"api", "sparkmonitor", "scaler", "discovery", "peering", "migrate"}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// build returns ./functions/<name> compiled as the Makefile's build-<LogicalId> target does.
+// The first call builds every bootstrap in one go build (the packages they share compile
+// once); the tests that follow share the binaries.
 func build(t testing.TB, name string) string {
 	t.Helper()
-	out := filepath.Join(binDir, name, "bootstrap")
-	if _, err := os.Stat(out); err == nil {
-		return out
+	buildOnce.Do(func() {
+		args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", binDir + string(os.PathSeparator)}
+		for _, f := range functionNames {
+			args = append(args, "./"+f)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, b)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./"+name)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, b)
-	}
-	return out
+	return filepath.Join(binDir, name)
 }
 
 func event(t *testing.T, file string) []byte {
@@ -97,7 +113,27 @@ func newPipeline(t *testing.T) *pipeline {
 
 // testConfig is the configuration the bootstraps get through CONFIG_YAML.
 func testConfig(t testing.TB, p *pipeline) string {
-	db := storetest.NewConfig(t)
+	return testConfigOn(t, p, migrated(t))
+}
+
+// migrated returns a new database with the schema applied, as the migrate function leaves it
+// at deploy time (the other functions refuse an older schema).
+func migrated(t testing.TB) store.Config {
+	t.Helper()
+	cfg := storetest.NewConfig(t)
+	db, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// testConfigOn is testConfig on a given database.
+func testConfigOn(t testing.TB, p *pipeline, db store.Config) string {
 	spark := "{sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/logwise.jar}"
 	s3url, kafkaHost, kafkaPort := "http://127.0.0.1:1", "127.0.0.1", "1"
 	if p != nil {
@@ -126,9 +162,9 @@ func (p *pipeline) peeringYAML() string {
 	return fmt.Sprintf("\npeering: {enabled: true, intervalMs: 200, peers: [{id: eu-west-1, dsn: %q}]}", p.peerDSN)
 }
 
-func start(t *testing.T, name, cfg string) *lambdarun.Process {
+func start(t *testing.T, name, cfg string, env ...string) *lambdarun.Process {
 	t.Helper()
-	p, err := lambdarun.Start(build(t, name), []string{"CONFIG_YAML=" + cfg, "AWS_LAMBDA_FUNCTION_NAME=" + name})
+	p, err := lambdarun.Start(build(t, name), append([]string{"CONFIG_YAML=" + cfg, "AWS_LAMBDA_FUNCTION_NAME=" + name}, env...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // logicalIDs are the template's function resources, by the Makefile's function names.
 var logicalIDs = map[string]string{
 	"api": "ApiFunction", "sparkmonitor": "SparkMonitorFunction", "scaler": "ScalerFunction",
-	"discovery": "DiscoveryFunction", "peering": "PeeringFunction",
+	"discovery": "DiscoveryFunction", "peering": "PeeringFunction", "migrate": "MigrateFunction",
 }
 
 type request struct {
@@ -36,7 +36,7 @@ type answer struct {
 func invoke(ctx context.Context, r request) (answer, error) {
 	id, ok := logicalIDs[r.fn]
 	if !ok {
-		return answer{}, fmt.Errorf("unknown function %q (one of api, sparkmonitor, scaler, discovery, peering)", r.fn)
+		return answer{}, fmt.Errorf("unknown function %q (one of api, sparkmonitor, scaler, discovery, peering, migrate)", r.fn)
 	}
 	tmpl, err := samtemplate.Load(r.template)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	fn := flag.String("fn", "", "the function: api, sparkmonitor, scaler, discovery or peering (its Timeout comes from the template)")
+	fn := flag.String("fn", "", "the function: api, sparkmonitor, scaler, discovery, peering or migrate (its Timeout comes from the template)")
 	bootstrap := flag.String("bootstrap", "", "path of the built bootstrap")
 	eventFile := flag.String("event", "", "path of the event JSON")
 	template := flag.String("template", "template.yaml", "the SAM template")

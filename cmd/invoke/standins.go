@@ -19,7 +19,7 @@ import (
 )
 
 // standIns are the embedded defaults events/local.yaml points at, for one invocation: an
-// embedded database server holding this region's database and a migrated peer region's, an
+// embedded database server holding this region's and a peer region's migrated databases, an
 // in-process S3 with the tenant's bucket, the Spark master simulator with one worker, and
 // Kafka with one logs topic. env holds the LOCAL_* variables the configuration reads.
 type standIns struct {
@@ -50,6 +50,10 @@ func startStandIns(ctx context.Context) (st *standIns, err error) {
 		return st, err
 	}
 	defer admin.Close()
+	// The functions check the schema at start; on AWS the migrate function has applied it.
+	if err := admin.Migrate(ctx); err != nil {
+		return st, fmt.Errorf("migrate the local database: %w", err)
+	}
 	if _, err := admin.SQL().ExecContext(ctx, "CREATE DATABASE logwise_peer"); err != nil {
 		return st, fmt.Errorf("create the peer region's database: %w", err)
 	}

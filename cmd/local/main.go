@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/localwire"
 )
 
 func main() {
@@ -69,11 +70,11 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	if err != nil {
 		log.Warn("no /dashboard", "error", err.Error())
 	}
-	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns, Metrics: metrics})
+	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns, Metrics: metrics, Migrate: true})
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	app, err := setup.NewApp(env)
+	app, err := localwire.New(ctx, env)
 	if err != nil {
 		return fmt.Errorf("wire: %w", err)
 	}
@@ -114,7 +115,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 }
 
 // schedule runs job now and then every tick, as EventBridge would.
-func schedule(ctx context.Context, log *slog.Logger, app *setup.App, job string, tick time.Duration, metrics *metricStore) {
+func schedule(ctx context.Context, log *slog.Logger, app *localwire.System, job string, tick time.Duration, metrics *metricStore) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {

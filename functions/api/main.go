@@ -8,9 +8,15 @@ import (
 
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/apiwire"
 )
 
 func main() {
-	app := setup.MustApp(context.Background(), "api")
-	lambda.Start(httpapi.LambdaHandler(app.API.Handler()))
+	ctx := context.Background()
+	env := setup.MustLoad(ctx, "api")
+	api, err := apiwire.New(ctx, env, apiwire.Options{})
+	if err != nil {
+		setup.Fatal(env.Log, "wire api", err)
+	}
+	lambda.Start(httpapi.LambdaHandler(api.Handler()))
 }

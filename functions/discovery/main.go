@@ -8,9 +8,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/buckets"
+	"github.com/logwise/controlplane/shared/setup/discoverywire"
 )
 
 func main() {
-	app := setup.MustApp(context.Background(), "discovery")
-	lambda.Start(app.Scheduled("discovery", "retention"))
+	env := setup.MustLoad(context.Background(), "discovery")
+	jobs := setup.NewJobs(env)
+	discoverywire.AddJobs(env, jobs, discoverywire.New(env, buckets.New(env.AWS), nil))
+	lambda.Start(jobs.Scheduled("discovery", "retention"))
 }

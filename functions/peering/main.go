@@ -9,9 +9,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/peerwire"
 )
 
 func main() {
-	app := setup.MustApp(context.Background(), "peering")
-	lambda.Start(app.PeeringHandler())
+	env := setup.MustLoad(context.Background(), "peering")
+	jobs := setup.NewJobs(env)
+	p := peerwire.New(env)
+	p.AddJobs(jobs)
+	lambda.Start(p.Handler(jobs))
 }

@@ -7,9 +7,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/buckets"
+	"github.com/logwise/controlplane/shared/setup/sparkwire"
 )
 
 func main() {
-	app := setup.MustApp(context.Background(), "sparkmonitor")
-	lambda.Start(app.Scheduled("sparkmonitor"))
+	env := setup.MustLoad(context.Background(), "sparkmonitor")
+	jobs := setup.NewJobs(env)
+	sparkwire.AddJobs(env, jobs, sparkwire.New(env, buckets.New(env.AWS)))
+	lambda.Start(jobs.Scheduled("sparkmonitor"))
 }

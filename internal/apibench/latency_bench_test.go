@@ -24,6 +24,7 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/apiwire"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -44,7 +45,7 @@ const (
 )
 
 // BenchmarkAPILatency measures one request through httpapi.LambdaHandler (JSON event in,
-// proxy response out) per op, on the API wired by setup.NewApp over a freshly migrated
+// proxy response out) per op, on the API wired by apiwire.New over a freshly migrated
 // MariaDB database with an in-process S3, so that whatever is wired later is measured too.
 // Reported metrics: p50-us and p99-us of the per-request times; "bare" is a net/http handler
 // writing a fixed JSON body behind the same adapter.
@@ -59,10 +60,10 @@ func BenchmarkAPILatency(b *testing.B) {
 	for _, rt := range Routes {
 		b.Run(rt.Name, func(b *testing.B) {
 			app := newApp(b)
-			if !registered(app.API.Routes(), "GET "+rt.Path) {
+			if !registered(app.Routes(), "GET "+rt.Path) {
 				b.Skipf("not registered: GET %s", rt.Path)
 			}
-			measure(b, httpapi.LambdaHandler(app.API.Handler()), event(b, rt.Path, rt.Query))
+			measure(b, httpapi.LambdaHandler(app.Handler()), event(b, rt.Path, rt.Query))
 		})
 	}
 }
@@ -135,7 +136,7 @@ func event(b *testing.B, path, query string) json.RawMessage {
 
 // newApp wires the whole API as the api function does, over a new MariaDB database (migrated
 // by setup.Load) and an in-process S3 holding the tenant's bucket, with a few executions.
-func newApp(b *testing.B) *setup.App {
+func newApp(b *testing.B) *httpapi.Server {
 	b.Helper()
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	os.Setenv("AWS_XRAY_SDK_DISABLED", "true")
@@ -166,7 +167,7 @@ tenants:
 	if err != nil {
 		b.Fatalf("config: %v", err)
 	}
-	env, err := setup.Load(context.Background(), "bench", setup.Options{Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	env, err := setup.Load(context.Background(), "bench", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatalf("setup: %v", err)
 	}
@@ -179,7 +180,7 @@ tenants:
 			b.Fatalf("seed executions: %v", err)
 		}
 	}
-	app, err := setup.NewApp(env)
+	app, err := apiwire.New(context.Background(), env, apiwire.Options{})
 	if err != nil {
 		b.Fatalf("wire: %v", err)
 	}

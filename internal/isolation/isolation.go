@@ -1,7 +1,7 @@
 // Package isolation checks that the API keeps tenants apart, route by route, over the routes
 // the mux itself lists (httpapi.Server.Routes), so a route added later is covered without
 // touching the check. It takes any http.Handler, so it runs against a bare httpapi.Server or
-// the fully wired setup.App alike.
+// the API as the api function wires it (apiwire.New) alike.
 package isolation
 
 import (

@@ -14,11 +14,12 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/apiwire"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
 // TestWiredAppKeepsTenantsApart runs the check on the API exactly as the functions wire it
-// (setup.NewApp over a real MariaDB database), with executions of both tenants, so every
+// (apiwire.New, as the api function wires it, over a real MariaDB database), with executions of both tenants, so every
 // route any domain registers is covered as soon as it is wired.
 func TestWiredAppKeepsTenantsApart(t *testing.T) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -43,7 +44,7 @@ tenants:
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	env, err := setup.Load(context.Background(), "isolation", setup.Options{Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	env, err := setup.Load(context.Background(), "isolation", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
@@ -58,16 +59,16 @@ tenants:
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := setup.NewApp(env)
+	api, err := apiwire.New(t.Context(), env, apiwire.Options{})
 	if err != nil {
 		t.Fatalf("wire: %v", err)
 	}
 	abc := Tenant{Name: "ABC", Token: "token-of-abc", Data: []string{abcID, "abc-private-replay", "bucket-of-abc", "token-of-abc"}}
 	xyz := Tenant{Name: "XYZ", Token: "token-of-xyz", Data: []string{xyzID, "xyz-private-replay", "bucket-of-xyz", "token-of-xyz"}}
-	routes := app.API.Routes()
+	routes := api.Routes()
 	t.Logf("checking %d requests over %d routes", len(Cases(routes, abc, xyz, nil)), len(routes))
 	// {id} is XYZ's execution: ABC's own-token requests try to reach it and must not.
-	Require(t, app.API.Handler(), routes, abc, xyz, map[string]string{"id": xyzID})
+	Require(t, api.Handler(), routes, abc, xyz, map[string]string{"id": xyzID})
 }
 
 // TestCheckCatchesLeaks proves the check fails a route that ignores the tenant, one that

@@ -46,6 +46,9 @@ type API struct {
 	// peering switches); like tenant tokens, plaintext ones are hashed at load.
 	AdminTokens      []string `yaml:"adminTokens"`
 	AdminTokenHashes []string `yaml:"adminTokenHashes"`
+	// AdminTokensSecretARN names a Secrets Manager secret whose JSON is {"tokens":["..."]},
+	// more admin tokens; only the API function reads it.
+	AdminTokensSecretARN string `yaml:"adminTokensSecretArn"`
 }
 
 // Database says where the control plane's MySQL is. Exactly one of DSN and SecretARN is set.

@@ -28,7 +28,7 @@ type Service struct {
 	// Objects returns the tenant's bucket (built once per tenant by the caller).
 	Objects func(t *config.Tenant) (*logstore.Store, error)
 	// Kafka returns a metadata probe of the tenant's cluster, e.g.
-	// health.KadmProbe{Admin: adm} with adm from kafka.Connect.
+	// kafka.Probe{Admin: adm} with adm from kafka.Connect.
 	Kafka func(t *config.Tenant) (health.KafkaMetadata, error)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,10 +16,10 @@ import (
 	"time"
 
 	"github.com/logwise/controlplane/shared/config"
-	"github.com/logwise/controlplane/shared/kafka"
+	"github.com/logwise/controlplane/shared/fault"
 )
 
-// KafkaMetadata answers a Kafka Metadata request for all topics (KadmProbe, or an adapter of
+// KafkaMetadata answers a Kafka Metadata request for all topics (kafka.Probe, or an adapter of
 // shared/kafka).
 type KafkaMetadata interface {
 	Metadata(ctx context.Context) (ClusterState, error)
@@ -158,7 +159,7 @@ func (c *Checker) kafka(ctx context.Context, t *config.Tenant, probe KafkaMetada
 	}
 	pattern := t.Spark.SubscribePattern
 	// Spark subscribes with Java's Pattern.matches: the whole topic name must match.
-	re, err := kafka.SubscribeMatcher(pattern)
+	re, err := SubscribeMatcher(pattern)
 	if err != nil {
 		return down(fmt.Sprintf("spark.subscribePattern %q is not a valid pattern: %v", pattern, err), nil)
 	}
@@ -258,4 +259,13 @@ func (c *Checker) s3(ctx context.Context, t *config.Tenant, objects NewestFinder
 			strings.Join(stale, ", "), t.Health.S3FreshnessMinutes), details)
 	}
 	return up("Recent logs found in S3 for every canary", details)
+}
+
+// SubscribeMatcher compiles a subscribe pattern (spark.subscribePattern) for a full match, as Java's String.matches.
+func SubscribeMatcher(pattern string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "subscribe pattern %q", pattern)
+	}
+	return re, nil
 }

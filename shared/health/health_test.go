@@ -19,6 +19,7 @@ import (
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/health"
+	"github.com/logwise/controlplane/shared/kafka"
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 )
@@ -159,7 +160,7 @@ func (w *world) check(t *testing.T, admin *kadm.Client) health.Report {
 	c := health.NewChecker(http.DefaultClient, w.spark)
 	c.Now = func() time.Time { return w.now }
 	return c.Check(context.Background(), w.tenant(), health.Targets{
-		Kafka:   health.KadmProbe{Admin: admin},
+		Kafka:   kafka.Probe{Admin: admin},
 		Objects: logstore.New(w.s3.Client, w.s3.Bucket, layout),
 	})
 }

@@ -113,3 +113,11 @@ func (f *Forwarder) Forward(ctx context.Context, a Action) (Receipt, error) {
 	}
 	return r, nil
 }
+
+// CopyNowRequest is the on-demand invocation of the peering function,
+// {"copyNow":{"peerId","executionType","ids"}}: copy those executions from that peer now.
+type CopyNowRequest struct {
+	PeerID        string   `json:"peerId"`
+	ExecutionType string   `json:"executionType"`
+	IDs           []string `json:"ids"`
+}

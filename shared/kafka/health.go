@@ -2,12 +2,12 @@ package kafka
 
 import (
 	"context"
-	"regexp"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/health"
 )
 
 // Health is what the pipeline-health check reports of Kafka.
@@ -16,19 +16,10 @@ type Health struct {
 	Topics  []string `json:"topics"` // topics fully matching the subscribe pattern
 }
 
-// SubscribeMatcher compiles a subscribe pattern for a full match, as Java's String.matches.
-func SubscribeMatcher(pattern string) (*regexp.Regexp, error) {
-	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
-	if err != nil {
-		return nil, fault.Wrap(fault.Invalid, err, "subscribe pattern %q", pattern)
-	}
-	return re, nil
-}
-
 // CheckHealth asks the brokers for metadata and lists the topics matching pattern. It bypasses
 // kadm's metadata cache (kadm.WithAuthorizedOps), so an unreachable cluster is reported at once.
 func CheckHealth(ctx context.Context, adm *kadm.Client, pattern string) (Health, error) {
-	re, err := SubscribeMatcher(pattern)
+	re, err := health.SubscribeMatcher(pattern)
 	if err != nil {
 		return Health{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/health"
 	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/store"
 )
@@ -104,7 +105,7 @@ func (s *Service) Scale(ctx context.Context, tenant string, lease store.Lease) (
 		r.Success, r.Message = true, "Kafka partition scaling is disabled for tenant: "+tenant
 		return r, nil
 	}
-	re, err := SubscribeMatcher(t.SubscribePattern)
+	re, err := health.SubscribeMatcher(t.SubscribePattern)
 	if err != nil {
 		return fail(err)
 	}

@@ -67,7 +67,7 @@ func TestKafkaUnreachableThenBack(t *testing.T) {
 	s.SetClock(func() time.Time { return now })
 	tenant := &config.Tenant{Name: "ABC", Kafka: config.Kafka{KafkaBrokersHost: addr}, Spark: config.Spark{SubscribePattern: "^logs.*"}}
 	checker := health.NewChecker(nil, nil)
-	probe := health.KadmProbe{Admin: adm}
+	probe := kafka.Probe{Admin: adm}
 	bounded := func(d time.Duration) context.Context {
 		c, cancel := context.WithTimeout(ctx, d)
 		t.Cleanup(cancel)

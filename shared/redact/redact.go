@@ -7,46 +7,73 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Mask replaces a secret.
 const Mask = "****"
 
-// Redactor replaces known secret values.
+// Redactor replaces known secret values. It learns secrets as they are read (Add), so a
+// logger built at start also masks a secret first read during an invocation.
 type Redactor struct {
-	r *strings.Replacer
+	mu      sync.RWMutex
+	secrets map[string]bool
+	r       *strings.Replacer
 }
 
 // New returns a redactor of the given secrets (values shorter than 4 bytes are ignored:
 // replacing them would mangle ordinary text).
 func New(secrets []string) *Redactor {
-	var pairs []string
-	sorted := append([]string(nil), secrets...)
-	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) }) // longest first
-	seen := map[string]bool{}
-	for _, s := range sorted {
-		if len(s) >= 4 && !seen[s] {
-			seen[s] = true
-			pairs = append(pairs, s, Mask)
+	x := &Redactor{secrets: map[string]bool{}}
+	x.Add(secrets...)
+	return x
+}
+
+// Add teaches the redactor more secrets.
+func (x *Redactor) Add(secrets ...string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	changed := false
+	for _, s := range secrets {
+		if len(s) >= 4 && !x.secrets[s] {
+			x.secrets[s] = true
+			changed = true
 		}
 	}
-	if len(pairs) == 0 {
-		return &Redactor{}
+	if !changed {
+		return
 	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
+	sorted := make([]string, 0, len(x.secrets))
+	for s := range x.secrets {
+		sorted = append(sorted, s)
+	}
+	sort.Slice(sorted, func(i, j int) bool {
+		return len(sorted[i]) > len(sorted[j]) || len(sorted[i]) == len(sorted[j]) && sorted[i] < sorted[j]
+	}) // longest first
+	pairs := make([]string, 0, 2*len(sorted))
+	for _, s := range sorted {
+		pairs = append(pairs, s, Mask)
+	}
+	x.r = strings.NewReplacer(pairs...)
 }
 
 // String returns s with every secret masked.
 func (x *Redactor) String(s string) string {
-	if x == nil || x.r == nil {
+	if x == nil {
 		return s
 	}
-	return x.r.Replace(s)
+	x.mu.RLock()
+	r := x.r
+	x.mu.RUnlock()
+	if r == nil {
+		return s
+	}
+	return r.Replace(s)
 }
 
 // Handler wraps h so that every message and string attribute is redacted.
 func (x *Redactor) Handler(h slog.Handler) slog.Handler {
-	if x == nil || x.r == nil {
+	if x == nil {
 		return h
 	}
 	return &handler{next: h, x: x}

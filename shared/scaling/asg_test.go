@@ -19,8 +19,8 @@ import (
 // motoASG creates groups in moto and reads back their instances' private IPs.
 type motoASG struct {
 	asg   *autoscaling.Client
-	ec2   *ec2.Client // the SDK, to set up the world
-	query *ec2Query   // what the actuator uses
+	ec2   *ec2.Client   // the SDK, to set up the world
+	query *ec2Instances // what the actuator uses
 }
 
 func newMotoASG(t *testing.T) motoASG {
@@ -29,7 +29,7 @@ func newMotoASG(t *testing.T) motoASG {
 	m := motoASG{
 		asg:   autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(url) }),
 		ec2:   ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) }),
-		query: newEC2Query(cfg, url),
+		query: newEC2Instances(cfg, url),
 	}
 	ctx := context.Background()
 	imgs, err := m.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{})

@@ -53,6 +53,8 @@ type KubernetesTarget struct {
 	CAPEM  []byte
 	// Token authenticates each request.
 	Token tokenSource
+	// WrapHTTP, when set, wraps the client (tracing).
+	WrapHTTP func(*http.Client) *http.Client
 }
 
 // NewKubernetes returns an actuator for a target.
@@ -69,8 +71,11 @@ func NewKubernetes(t KubernetesTarget) (*Kubernetes, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	return &Kubernetes{server: strings.TrimRight(t.Server, "/"), namespace: t.Namespace, name: t.Deployment,
-		http: &http.Client{Transport: tr, Timeout: 15 * time.Second}, token: t.Token}, nil
+	hc := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	if t.WrapHTTP != nil {
+		hc = t.WrapHTTP(hc)
+	}
+	return &Kubernetes{server: strings.TrimRight(t.Server, "/"), namespace: t.Namespace, name: t.Deployment, http: hc, token: t.Token}, nil
 }
 
 // InCluster returns the target of a Lambda or pod using a service account token file: server

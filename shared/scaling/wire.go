@@ -2,12 +2,18 @@ package scaling
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/fault"
@@ -33,10 +39,12 @@ func TenantFrom(t config.Tenant, master clusterSource, sink sinkLogLister, act A
 }
 
 // NewActuator builds the actuator a tenant's spark.cluster configures: a Kubernetes
-// Deployment (EKS token when eksClusterName is set, else a kubeconfig when given, else the
+// Deployment (EKS when eksClusterName is set: endpoint and CA from eks:DescribeCluster unless
+// apiServer and caFile override them, token from STS; else a kubeconfig when given, else the
 // in-cluster service account) or an Auto Scaling Group. docker and an empty cluster type
-// have none (nil, nil).
-func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config) (Actuator, error) {
+// have none (nil, nil). wrapHTTP, when set, wraps the Kubernetes HTTP client (tracing); AWS
+// calls are traced through awsCfg.
+func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config, wrapHTTP func(*http.Client) *http.Client) (Actuator, error) {
 	c := s.Cluster
 	switch c.ClusterType {
 	case "kubernetes", "k8s":
@@ -45,18 +53,7 @@ func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config) (Actuat
 		var err error
 		switch {
 		case k.EKSClusterName != "":
-			if k.APIServer == "" || k.CAFile == "" {
-				return nil, fault.New(fault.Invalid, "spark.cluster.kubernetes.eksClusterName needs apiServer and caFile (from eks describe-cluster: endpoint and certificateAuthority)")
-			}
-			ca, rerr := os.ReadFile(k.CAFile)
-			if rerr != nil {
-				return nil, fmt.Errorf("read EKS CA %s: %w", k.CAFile, rerr)
-			}
-			cfg := awsCfg.Copy()
-			if k.EKSRegion != "" {
-				cfg.Region = k.EKSRegion
-			}
-			target = KubernetesTarget{Namespace: k.Namespace, Deployment: k.DeploymentName, Server: k.APIServer, CAPEM: ca, Token: NewEKSToken(cfg, k.EKSClusterName)}
+			target, err = eksTarget(ctx, k, awsCfg)
 		case k.Kubeconfig != "":
 			target, err = FromKubeconfig(k.Kubeconfig, k.Namespace, k.DeploymentName)
 		default:
@@ -65,6 +62,7 @@ func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config) (Actuat
 		if err != nil {
 			return nil, err
 		}
+		target.WrapHTTP = wrapHTTP
 		return NewKubernetes(target)
 	case "asg":
 		a := c.ASG.AWS
@@ -77,7 +75,75 @@ func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config) (Actuat
 				o.BaseEndpoint = aws.String(a.EndpointOverride)
 			}
 		})
-		return NewASG(a.Name, asg, newEC2Query(cfg, a.EndpointOverride)), nil
+		return NewASG(a.Name, asg, newEC2Instances(cfg, a.EndpointOverride)), nil
 	}
 	return nil, nil
+}
+
+// eksAPI is the part of the SDK's EKS client the actuator uses.
+type eksAPI interface {
+	DescribeCluster(ctx context.Context, in *eks.DescribeClusterInput, optFns ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+}
+
+// eksTarget reaches an EKS cluster by name: its API endpoint and CA from eks:DescribeCluster
+// (a Lambda zip holds no CA file), apiServer and caFile overriding each when set.
+func eksTarget(ctx context.Context, k config.ClusterKubernetes, awsCfg aws.Config) (KubernetesTarget, error) {
+	cfg := awsCfg.Copy()
+	if k.EKSRegion != "" {
+		cfg.Region = k.EKSRegion
+	}
+	server := k.APIServer
+	var ca []byte
+	if k.CAFile != "" {
+		b, err := os.ReadFile(k.CAFile)
+		if err != nil {
+			return KubernetesTarget{}, fmt.Errorf("read EKS CA %s: %w", k.CAFile, err)
+		}
+		ca = b
+	}
+	if server == "" || ca == nil {
+		ep, data, err := describeEKS(ctx, eks.NewFromConfig(cfg), k.EKSClusterName)
+		if err != nil {
+			return KubernetesTarget{}, err
+		}
+		if server == "" {
+			server = ep
+		}
+		if ca == nil {
+			ca = data
+		}
+	}
+	return KubernetesTarget{Namespace: k.Namespace, Deployment: k.DeploymentName, Server: server, CAPEM: ca, Token: NewEKSToken(cfg, k.EKSClusterName)}, nil
+}
+
+// describeEKS returns an EKS cluster's API endpoint and CA bundle (PEM).
+func describeEKS(ctx context.Context, api eksAPI, name string) (string, []byte, error) {
+	out, err := api.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+	if err != nil {
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) {
+			kind := fault.Upstream
+			if apiErr.ErrorCode() == "ResourceNotFoundException" {
+				kind = fault.Invalid
+			}
+			return "", nil, fault.New(kind, "spark.cluster.kubernetes.eksClusterName %s: eks:DescribeCluster: %s: %s", name, apiErr.ErrorCode(), apiErr.ErrorMessage())
+		}
+		return "", nil, fault.Wrap(fault.Unavailable, err, "spark.cluster.kubernetes.eksClusterName %s: eks:DescribeCluster", name)
+	}
+	c := out.Cluster
+	if c == nil || aws.ToString(c.Endpoint) == "" || c.CertificateAuthority == nil || aws.ToString(c.CertificateAuthority.Data) == "" {
+		return "", nil, fault.New(fault.Upstream, "EKS cluster %s has no endpoint or certificate authority yet (status %v)", name, clusterStatus(c))
+	}
+	ca, err := base64.StdEncoding.DecodeString(aws.ToString(c.CertificateAuthority.Data))
+	if err != nil {
+		return "", nil, fault.Wrap(fault.Upstream, err, "EKS cluster %s: certificate authority data", name)
+	}
+	return aws.ToString(c.Endpoint), ca, nil
+}
+
+func clusterStatus(c *ekstypes.Cluster) string {
+	if c == nil {
+		return "unknown"
+	}
+	return string(c.Status)
 }

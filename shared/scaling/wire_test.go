@@ -4,9 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/fault"
@@ -41,13 +47,12 @@ func TestNewActuatorPerClusterType(t *testing.T) {
 			c.ClusterType = "kubernetes"
 			c.Kubernetes.EKSClusterName, c.Kubernetes.APIServer, c.Kubernetes.CAFile = "prod", "https://eks.example", ca
 		}), "*scaling.Kubernetes", 0, false},
-		{"eks without api server", spark(func(c *config.Cluster) { c.ClusterType = "kubernetes"; c.Kubernetes.EKSClusterName = "prod" }), "", fault.Invalid, true},
 		{"kubeconfig with an exec plugin is explained", spark(func(c *config.Cluster) { c.ClusterType = "kubernetes"; c.Kubernetes.Kubeconfig = kc }), "", fault.Invalid, true},
 		{"in-cluster outside a cluster", spark(func(c *config.Cluster) { c.ClusterType = "kubernetes" }), "", fault.Invalid, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := NewActuator(context.Background(), tc.s, motoConfig())
+			a, err := NewActuator(context.Background(), tc.s, motoConfig(), nil)
 			if tc.wantErr {
 				if !fault.Is(err, tc.wantKind) {
 					t.Errorf("got %T, %v; want a %v error", a, err, tc.wantKind)
@@ -58,5 +63,74 @@ func TestNewActuatorPerClusterType(t *testing.T) {
 				t.Errorf("got %T, %v; want %s", a, err, tc.wantType)
 			}
 		})
+	}
+}
+
+// fakeEKS is the EKS API's DescribeCluster (restJson1 GET /clusters/{name}) for one cluster.
+type fakeEKS struct {
+	name, endpoint string
+	ca             []byte
+	calls          atomic.Int32
+}
+
+func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	if !strings.Contains(r.Header.Get("Authorization"), "/eks/aws4_request") {
+		http.Error(w, `{"message":"unsigned"}`, http.StatusForbidden)
+		return
+	}
+	if r.Method != http.MethodGet || r.URL.Path != "/clusters/"+f.name {
+		w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"message":"No cluster found for name: %s."}`, strings.TrimPrefix(r.URL.Path, "/clusters/"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"cluster":{"name":%q,"status":"ACTIVE","endpoint":%q,"certificateAuthority":{"data":%q}}}`,
+		f.name, f.endpoint, base64.StdEncoding.EncodeToString(f.ca))
+}
+
+// TestEKSClusterNameSuffices: with only eksClusterName, the actuator reads the cluster's
+// endpoint and CA from eks:DescribeCluster and reaches the API server over TLS with them;
+// apiServer and caFile, when both set, are used without asking EKS; an unknown cluster is an
+// invalid setting naming it.
+func TestEKSClusterNameSuffices(t *testing.T) {
+	_, kube, caPEM := startAPIServer(t)
+	fe := &fakeEKS{name: "prod", endpoint: kube.URL, ca: caPEM}
+	eksSrv := httptest.NewServer(fe)
+	defer eksSrv.Close()
+	cfg := motoConfig()
+	cfg.BaseEndpoint = aws.String(eksSrv.URL)
+	s := config.Spark{}
+	s.Cluster.ClusterType = "kubernetes"
+	s.Cluster.Kubernetes = config.ClusterKubernetes{Namespace: "logwise", DeploymentName: "spark-worker", EKSClusterName: "prod"}
+	wrapped := 0
+	a, err := NewActuator(context.Background(), s, cfg, func(c *http.Client) *http.Client { wrapped++; return c })
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := a.(*Kubernetes)
+	if !ok || k.server != kube.URL || fe.calls.Load() != 1 || wrapped != 1 {
+		t.Fatalf("actuator %T server %v after %d DescribeCluster calls (wrapped %d); want the cluster's endpoint %s from one call, traced",
+			a, k, fe.calls.Load(), wrapped, kube.URL)
+	}
+	resp, err := k.http.Get(kube.URL + "/version") // trusts the CA from DescribeCluster
+	if err != nil {
+		t.Fatalf("TLS to the EKS endpoint with its DescribeCluster CA: %v", err)
+	}
+	resp.Body.Close()
+
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, caPEM, 0o600)
+	s.Cluster.Kubernetes.APIServer, s.Cluster.Kubernetes.CAFile = kube.URL, ca
+	if _, err := NewActuator(context.Background(), s, cfg, nil); err != nil || fe.calls.Load() != 1 {
+		t.Fatalf("with apiServer and caFile: %v after %d DescribeCluster calls; want no call", err, fe.calls.Load())
+	}
+
+	s.Cluster.Kubernetes.APIServer, s.Cluster.Kubernetes.CAFile, s.Cluster.Kubernetes.EKSClusterName = "", "", "staging"
+	_, err = NewActuator(context.Background(), s, cfg, nil)
+	if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "staging") || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+		t.Fatalf("unknown cluster: %v; want an invalid setting naming staging", err)
 	}
 }

@@ -1,21 +1,23 @@
 // Package setup builds what every function needs, once per execution environment: the
-// configuration, a redacting structured logger, the AWS configuration, secrets, the store
-// (migrated), the execution log and the metrics writer. Only main.go files and the local
-// runner use it. A missing or invalid setting fails here, at start, with a message naming it.
+// configuration, a redacting structured logger, the AWS configuration, a lazy secrets cache,
+// the store (its schema checked, never migrated: the migrate function does that at deploy
+// time), the execution log, the metrics writer and tracing. Each function's own wiring lives
+// in a package beside it (sparkwire, scalewire, discoverywire, peerwire, apiwire,
+// migratewire), so a function reads only its own secrets and links only its own
+// dependencies. Only main.go files, the local runner and tests use these packages. A missing
+// or invalid setting fails here, at start, with a message naming it.
 package setup
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -44,8 +46,9 @@ type Env struct {
 	Metrics    *metrics.Writer
 	HTTP       *http.Client
 	// Holder names this execution environment in lease rows.
-	Holder  string
-	secrets *secretsmanager.Client
+	Holder string
+	// Secrets reads Secrets Manager secrets on first use; the redactor learns each one.
+	Secrets *Secrets
 }
 
 // Options override parts of Load (the local runner and tests).
@@ -60,12 +63,15 @@ type Options struct {
 	MaxOpenConns int
 	// Metrics receives the EMF lines instead of stdout (the local runner's dashboard).
 	Metrics io.Writer
+	// Migrate applies the migrations (the migrate function, the local runner and tests);
+	// otherwise Load only checks that the schema is not older than the code.
+	Migrate bool
 }
 
 // Load builds the environment of function name. The configuration comes from, in order:
 // CONFIG_FILE (a path), CONFIG_YAML (the YAML itself), CONFIG_SSM_PARAMETER (an SSM
 // parameter name, SecureString allowed). The database comes from the configuration's
-// database.dsn or database.secretArn; migrations run unless DB_MIGRATE=false.
+// database.dsn or database.secretArn. No other secret is read here.
 func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	var emf io.Writer = os.Stdout
 	if opt.Metrics != nil {
@@ -92,7 +98,8 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	}
 	tracing.AWS(&awsCfg)
 	env.AWS = awsCfg
-	env.secrets = secretsmanager.NewFromConfig(awsCfg)
+	env.Redactor = redact.New(nil)
+	env.Secrets = NewSecrets(secretsmanager.NewFromConfig(awsCfg), env.Redactor)
 
 	cfg := opt.Config
 	if cfg == nil {
@@ -101,15 +108,13 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 		}
 	}
 	env.Config = cfg
-	if err := env.resolveTokens(ctx); err != nil {
-		return nil, err
-	}
+	env.Redactor.Add(cfg.Secrets()...)
 
-	dbCfg, dbSecret, err := env.databaseConfig(ctx)
+	dbCfg, err := env.databaseConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
-	env.Redactor = redact.New(append(cfg.Secrets(), dbSecret...))
+	env.Redactor.Add(dbCfg.Password)
 	env.Log = slog.New(env.Redactor.Handler(base.Handler())).With("function", name)
 	env.HTTP = tracing.HTTPClient(&http.Client{Timeout: 10 * time.Second})
 
@@ -120,13 +125,16 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if os.Getenv("DB_MIGRATE") != "false" {
-		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := db.Migrate(mctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrate %s: %w", dbCfg, err)
-		}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if opt.Migrate {
+		err = db.Migrate(sctx)
+	} else {
+		err = db.CheckSchema(sctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", dbCfg, err)
 	}
 	env.Store = db
 	env.Executions = executions.NewLog(db.SQL(), cfg.Deployment.Partition)
@@ -135,7 +143,12 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 
 // MustLoad is Load for main.go: it logs the problem and exits when anything is missing.
 func MustLoad(ctx context.Context, name string) *Env {
-	env, err := Load(ctx, name, Options{})
+	return MustLoadWith(ctx, name, Options{})
+}
+
+// MustLoadWith is MustLoad with options (the migrate function).
+func MustLoadWith(ctx context.Context, name string, opt Options) *Env {
+	env, err := Load(ctx, name, opt)
 	if err != nil {
 		Fatal(slog.New(baseHandler()), "start "+name, err)
 	}
@@ -181,74 +194,40 @@ func loadConfig(ctx context.Context, awsCfg aws.Config, lookup config.LookupEnv)
 	return nil, errors.New("no configuration: set CONFIG_FILE, CONFIG_YAML or CONFIG_SSM_PARAMETER")
 }
 
-// Secret returns a Secrets Manager secret's string value.
-func (e *Env) Secret(ctx context.Context, arn string) (string, error) {
-	out, err := e.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
-	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", arn, err)
-	}
-	return aws.ToString(out.SecretString), nil
-}
-
-// databaseConfig resolves the store configuration; it also returns the password so the
-// redactor masks it.
-func (e *Env) databaseConfig(ctx context.Context) (store.Config, []string, error) {
+// databaseConfig resolves the store configuration.
+func (e *Env) databaseConfig(ctx context.Context) (store.Config, error) {
 	d := e.Config.Database
 	switch {
 	case d.DSN != "":
 		c, err := store.ParseDSN(d.DSN)
 		if err != nil {
-			return c, nil, fmt.Errorf("database.dsn: %w", err)
+			return c, fmt.Errorf("database.dsn: %w", err)
 		}
 		if c.Name == "" {
 			c.Name = d.Name
 		}
-		return c, []string{c.Password}, nil
+		return c, nil
 	case d.SecretARN != "":
-		s, err := e.Secret(ctx, d.SecretARN)
+		s, err := e.Secrets.Get(ctx, d.SecretARN)
 		if err != nil {
-			return store.Config{}, nil, fmt.Errorf("database.secretArn: %w", err)
+			return store.Config{}, fmt.Errorf("database.secretArn: %w", err)
 		}
 		c, err := store.ConfigFromSecret(s, d.Name)
 		if err != nil {
-			return c, nil, fmt.Errorf("database.secretArn %s: %w", d.SecretARN, err)
+			return c, fmt.Errorf("database.secretArn %s: %w", d.SecretARN, err)
 		}
-		return c, []string{c.Password}, nil
+		return c, nil
 	case os.Getenv("DB_DSN") != "":
 		c, err := store.ParseDSN(os.Getenv("DB_DSN"))
 		if err != nil {
-			return c, nil, fmt.Errorf("DB_DSN: %w", err)
+			return c, fmt.Errorf("DB_DSN: %w", err)
 		}
-		return c, []string{c.Password}, nil
+		return c, nil
 	case os.Getenv("DB_SECRET_ARN") != "":
 		e.Config.Database.SecretARN = os.Getenv("DB_SECRET_ARN")
 		return e.databaseConfig(ctx)
 	}
-	return store.Config{}, nil, errors.New("database: set database.dsn or database.secretArn (or DB_DSN / DB_SECRET_ARN)")
-}
-
-// resolveTokens adds the hashes of tokens kept in Secrets Manager ({"tokens":["..."]}).
-func (e *Env) resolveTokens(ctx context.Context) error {
-	for i := range e.Config.Tenants {
-		t := &e.Config.Tenants[i]
-		if t.Auth.TokensSecretARN == "" {
-			continue
-		}
-		s, err := e.Secret(ctx, t.Auth.TokensSecretARN)
-		if err != nil {
-			return fmt.Errorf("tenants[%d].auth.tokensSecretArn: %w", i, err)
-		}
-		var body struct {
-			Tokens []string `json:"tokens"`
-		}
-		if err := json.Unmarshal([]byte(s), &body); err != nil || len(body.Tokens) == 0 {
-			return fmt.Errorf("tenants[%d].auth.tokensSecretArn: the secret must be JSON {\"tokens\":[\"...\"]}", i)
-		}
-		for _, tok := range body.Tokens {
-			t.Auth.TokenHashes = append(t.Auth.TokenHashes, config.HashToken(strings.TrimSpace(tok)))
-		}
-	}
-	return nil
+	return store.Config{}, errors.New("database: set database.dsn or database.secretArn (or DB_DSN / DB_SECRET_ARN)")
 }
 
 // TenantNames lists the configured tenants, the keys of per-tenant jobs.

@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 //go:embed migrations/*.sql
@@ -146,4 +149,63 @@ func splitStatements(s string) []statement {
 		out = append(out, statement{sql: strings.TrimSpace(cur.String()), mysqlOnly: mysqlOnly})
 	}
 	return out
+}
+
+// SchemaError says the database lacks migrations this code needs.
+type SchemaError struct {
+	Need    int      // the newest embedded version
+	Found   int      // the newest applied version (0: none)
+	Missing []string // the embedded migrations not applied, by file name
+}
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("database schema is older than this code needs: it needs version %04d, found version %04d (missing %s); run the migrate function (sam deploy runs it on every deploy) before starting the other functions",
+		e.Need, e.Found, strings.Join(e.Missing, ", "))
+}
+
+// CheckSchema returns a *SchemaError when any embedded migration is not applied. A database
+// newer than the code (versions it does not know) is accepted: during a deploy the migration
+// runs before the functions are replaced. It changes nothing.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	applied := map[int]bool{}
+	found := 0
+	rows, err := db.sql.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil && !isNoSuchTable(err) {
+		return mapErr(fmt.Errorf("check schema: read schema_migrations: %w", err))
+	}
+	if err == nil {
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return fmt.Errorf("check schema: scan: %w", err)
+			}
+			applied[v] = true
+			found = max(found, v)
+		}
+		if err := rows.Err(); err != nil {
+			return mapErr(fmt.Errorf("check schema: %w", err))
+		}
+	}
+	serr := &SchemaError{Found: found}
+	for _, m := range ms {
+		serr.Need = max(serr.Need, m.Version)
+		if !applied[m.Version] {
+			serr.Missing = append(serr.Missing, m.Name)
+		}
+	}
+	if len(serr.Missing) > 0 {
+		return serr
+	}
+	return nil
+}
+
+// isNoSuchTable reports MySQL error 1146 (table does not exist): a database never migrated.
+func isNoSuchTable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1146
 }

@@ -5,16 +5,35 @@
 package tracing
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-xray-sdk-go/instrumentation/awsv2"
+	"github.com/aws/aws-xray-sdk-go/strategy/ctxmissing"
 	"github.com/aws/aws-xray-sdk-go/xray"
 	_ "github.com/go-sql-driver/mysql" // registers "mysql"
 )
+
+var configure sync.Once
+
+// on reports Enabled and, the first time tracing is on, makes a call outside any segment
+// silent: a Lambda's init phase (opening the store, reading secrets and configuration) has no
+// segment, and the SDK's default logs an error line per such call ("context missing"). Such
+// calls simply go untraced. An operator's AWS_XRAY_CONTEXT_MISSING still wins.
+func on() bool {
+	if !Enabled() {
+		return false
+	}
+	configure.Do(func() {
+		_ = xray.Configure(xray.Config{ContextMissingStrategy: ctxmissing.NewDefaultIgnoreErrorStrategy()})
+	})
+	return true
+}
 
 // Enabled reports whether traces are recorded: inside Lambda, unless disabled.
 func Enabled() bool {
@@ -27,7 +46,7 @@ func Enabled() bool {
 
 // AWS instruments every client built from cfg.
 func AWS(cfg *aws.Config) {
-	if Enabled() {
+	if on() {
 		awsv2.AWSV2Instrumentor(&cfg.APIOptions)
 	}
 }
@@ -37,7 +56,7 @@ func HTTPClient(c *http.Client) *http.Client {
 	if c == nil {
 		c = &http.Client{}
 	}
-	if Enabled() {
+	if on() {
 		return xray.Client(c)
 	}
 	return c
@@ -45,8 +64,21 @@ func HTTPClient(c *http.Client) *http.Client {
 
 // OpenSQL opens a MySQL pool whose queries are traced.
 func OpenSQL(dsn string) (*sql.DB, error) {
-	if Enabled() {
+	if on() {
 		return xray.SQLContext("mysql", dsn)
 	}
 	return sql.Open("mysql", dsn)
+}
+
+// Start begins a subsegment named name for a call the SDK does not see (Kafka's protocol);
+// end closes it with the call's error. Outside a segment, or with tracing off, it does nothing.
+func Start(ctx context.Context, name string) (_ context.Context, end func(error)) {
+	if !on() {
+		return ctx, func(error) {}
+	}
+	sctx, seg := xray.BeginSubsegment(ctx, name)
+	if seg == nil {
+		return ctx, func(error) {}
+	}
+	return sctx, func(err error) { seg.Close(err) }
 }

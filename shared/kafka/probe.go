@@ -1,4 +1,4 @@
-package health
+package kafka
 
 import (
 	"context"
@@ -7,24 +7,32 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/logwise/controlplane/shared/health"
 )
 
-// KadmProbe reads cluster metadata through franz-go's admin client. The lead may replace it
-// with an adapter of shared/kafka; it is kept here so the health check needs nothing else.
-type KadmProbe struct {
-	Admin *kadm.Client
+// Probe answers the pipeline health check's Kafka question (health.KafkaMetadata) through
+// franz-go's admin client. It lives here, not in shared/health, so that a function which
+// links the health check without Kafka (discovery) links no Kafka client.
+type Probe struct {
+	Admin MetadataReader
+}
+
+// MetadataReader is the part of kadm.Client the probe uses.
+type MetadataReader interface {
+	Metadata(ctx context.Context, topics ...string) (kadm.Metadata, error)
 }
 
 // Metadata requests metadata for all topics and counts offline and under-replicated
 // partitions of each. It asks the brokers every time: kadm otherwise answers from franz-go's
 // metadata cache (up to 5 s old), which kept reporting a closed cluster UP.
 // kadm.WithAuthorizedOps is kadm's only way to bypass that cache.
-func (p KadmProbe) Metadata(ctx context.Context) (ClusterState, error) {
+func (p Probe) Metadata(ctx context.Context) (health.ClusterState, error) {
 	md, err := p.Admin.Metadata(kadm.WithAuthorizedOps(ctx))
 	if err != nil {
-		return ClusterState{}, fmt.Errorf("kafka metadata: %w", err)
+		return health.ClusterState{}, fmt.Errorf("kafka metadata: %w", err)
 	}
-	st := ClusterState{Topics: make(map[string]TopicHealth, len(md.Topics))}
+	st := health.ClusterState{Topics: make(map[string]health.TopicHealth, len(md.Topics))}
 	for _, b := range md.Brokers {
 		st.Brokers = append(st.Brokers, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
 	}
@@ -33,10 +41,10 @@ func (p KadmProbe) Metadata(ctx context.Context) (ClusterState, error) {
 			continue
 		}
 		if td.Err != nil {
-			st.Topics[name] = TopicHealth{Offline: 1}
+			st.Topics[name] = health.TopicHealth{Offline: 1}
 			continue
 		}
-		th := TopicHealth{Partitions: len(td.Partitions)}
+		th := health.TopicHealth{Partitions: len(td.Partitions)}
 		for _, pd := range td.Partitions {
 			if pd.Err != nil || pd.Leader < 0 {
 				th.Offline++

@@ -10,7 +10,7 @@ import (
 	"github.com/logwise/controlplane/shared/fault"
 )
 
-func TestEC2QueryPaginatesSignsAndReportsErrors(t *testing.T) {
+func TestEC2LookupPaginatesSignsAndReportsErrors(t *testing.T) {
 	var pages int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -33,7 +33,7 @@ func TestEC2QueryPaginatesSignsAndReportsErrors(t *testing.T) {
 		_, _ = w.Write([]byte(`<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-2</instanceId><privateIpAddress>10.0.0.2</privateIpAddress></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`))
 	}))
 	defer srv.Close()
-	q := newEC2Query(motoConfig(), srv.URL)
+	q := newEC2Instances(motoConfig(), srv.URL)
 	got, err := q.InstancesByFilter(context.Background(), "private-ip-address", []string{"10.0.0.1", "10.0.0.2"})
 	if err != nil || pages != 2 || len(got) != 2 || got[0] != (Instance{ID: "i-1", PrivateIP: "10.0.0.1", PrivateDNS: "ip-10-0-0-1.ec2.internal"}) || got[1].ID != "i-2" {
 		t.Fatalf("got %+v, %v after %d pages", got, err, pages)

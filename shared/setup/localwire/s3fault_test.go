@@ -1,4 +1,4 @@
-package setup_test
+package localwire_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/localwire"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -69,12 +70,12 @@ tenants:
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := setup.Load(ctx, "local", setup.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	env, err := setup.Load(ctx, "local", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Store.Close() })
-	app, err := setup.NewApp(env)
+	app, err := localwire.New(ctx, env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package setup
+package localwire
 
 import (
 	"context"
@@ -24,13 +24,13 @@ import (
 // region is one deployment of the control plane with its own database and interlink queue.
 type testRegion struct {
 	name  string
-	app   *App
+	app   *System
 	db    store.Config
 	queue string
 }
 
 // twoRegions builds us-east-1 (the owner) and us-west-2 (which peers from us-east-1), sharing an
-// interlink topic on moto_server, each with the whole App wired as in Lambda.
+// interlink topic on moto_server, each with the whole system wired.
 func twoRegions(t *testing.T) (east, west *testRegion, sqsc *sqs.Client) {
 	url := mototest.Start(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -90,7 +90,7 @@ func deliver(t *testing.T, r *testRegion, sqsc *sqs.Client) {
 		recs = append(recs, map[string]string{"messageId": aws.ToString(m.MessageId), "body": aws.ToString(m.Body), "eventSource": "aws:sqs"})
 	}
 	raw, _ := json.Marshal(map[string]any{"Records": recs})
-	if _, err := r.app.PeeringHandler()(context.Background(), raw); err != nil {
+	if _, err := r.app.Peering.Handler(r.app.jobs)(context.Background(), raw); err != nil {
 		t.Fatalf("%s applying its queue: %v", r.name, err)
 	}
 }
@@ -110,7 +110,11 @@ func call(t *testing.T, r *testRegion, method, path, body string) (int, map[stri
 // pass runs one peering pass in r.
 func pass(t *testing.T, r *testRegion) {
 	t.Helper()
-	if _, err := r.app.copier.Pass(context.Background()); err != nil {
+	c, err := r.app.Peering.Copier(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Pass(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -129,14 +133,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestForeignCancelIsAppliedByItsOwnerAndSeenAfterTheOnDemandCopy(t *testing.T) {
 	east, west, sqsc := twoRegions(t)
 	ctx := context.Background()
-	id, err := east.app.executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay",
+	id, err := east.app.Env.Executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay",
 		Stages: []executions.StageSpec{{RefID: "1", Type: "killDriver", Name: "Kill the driver"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pass(t, west) // first pass: the completed delta (nothing yet)
 	pass(t, west) // from the second pass on, active executions are copied
-	if d, err := west.app.executions.Get(ctx, id); err != nil || d.Owned || d.Status != executions.Running {
+	if d, err := west.app.Env.Executions.Get(ctx, id); err != nil || d.Owned || d.Status != executions.Running {
 		t.Fatalf("west's copy of the east replay: %+v %v", d.Summary, err)
 	}
 
@@ -149,25 +153,29 @@ func TestForeignCancelIsAppliedByItsOwnerAndSeenAfterTheOnDemandCopy(t *testing.
 		t.Fatalf("receipt = %v", data)
 	}
 	deliver(t, west, sqsc) // west drops it: not its partition
-	if d, _ := west.app.executions.Get(ctx, id); d.Status != executions.Running {
+	if d, _ := west.app.Env.Executions.Get(ctx, id); d.Status != executions.Running {
 		t.Fatalf("west changed its copy itself: %s", d.Status)
 	}
 	deliver(t, east, sqsc) // the owner applies it
-	if d, _ := east.app.executions.Get(ctx, id); d.Status != executions.Canceled || d.Body["cancellationReason"] != "replayed the wrong hour" {
+	if d, _ := east.app.Env.Executions.Get(ctx, id); d.Status != executions.Canceled || d.Body["cancellationReason"] != "replayed the wrong hour" {
 		t.Fatalf("owner's execution: %s %v", d.Status, d.Body["cancellationReason"])
 	}
 	// The on-demand copy requested by the forward brings the outcome back within seconds,
 	// without waiting for a scheduled pass.
 	waitFor(t, "west to see the cancel", func() bool {
-		d, err := west.app.executions.Get(ctx, id)
+		d, err := west.app.Env.Executions.Get(ctx, id)
 		return err == nil && d.Status == executions.Canceled
 	})
 }
 
 func TestInterlinkOffRefusesWith409NamingTheOwner(t *testing.T) {
 	_, west, _ := twoRegions(t)
-	west.app.deps.Forwarder = nil // interlink off
-	west.app.API = newAPI(west.app)
+	west.app.Env.Config.Interlink.Enabled, west.app.Env.Config.Interlink.TopicARN = false, "" // interlink off
+	rebuilt, err := New(context.Background(), west.app.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	west.app = rebuilt
 	ctx := context.Background()
 	foreign, _ := executions.NewRepository(west.app.Env.Store.SQL(), "us-east-1").StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "x"})
 	code, body := call(t, west, "PUT", "/executions/"+foreign+"/pause", "")
@@ -180,7 +188,7 @@ func TestInterlinkOffRefusesWith409NamingTheOwner(t *testing.T) {
 func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 	east, west, _ := twoRegions(t)
 	ctx := context.Background()
-	id, _ := east.app.executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay",
+	id, _ := east.app.Env.Executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay",
 		Stages: []executions.StageSpec{{RefID: "1", Type: "killDriver", Name: "Kill"}, {RefID: "2", Type: "deleteCheckpoint", Name: "Delete"}}})
 	pass(t, west)
 	pass(t, west)
@@ -202,24 +210,24 @@ func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 	if code != http.StatusOK || body["data"].(map[string]any)["owned"] != true || body["data"].(map[string]any)["partition"] != "us-west-2" {
 		t.Fatalf("takeover after the owner went away: %d %v", code, body)
 	}
-	d, _ := west.app.executions.Get(ctx, id)
+	d, _ := west.app.Env.Executions.Get(ctx, id)
 	tk := d.Body["context"].(map[string]any)["takeover"].(map[string]any)
 	if tk["by"] != "oncall@example.com" || tk["fromPartition"] != "us-east-1" || tk["reason"] != "us-east-1 is down" {
 		t.Fatalf("takeover record = %v", tk)
 	}
 	// The owner comes back and keeps writing its (now stale) row; peering never undoes the
 	// takeover.
-	if _, err := east.app.executions.UpdateStage(ctx, id, "1", executions.Succeeded, map[string]any{"late": true}); err != nil {
+	if _, err := east.app.Env.Executions.UpdateStage(ctx, id, "1", executions.Succeeded, map[string]any{"late": true}); err != nil {
 		t.Fatal(err)
 	}
-	rebuilt, err := NewApp(west.app.Env)
+	rebuilt, err := New(ctx, west.app.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	west.app = rebuilt
 	pass(t, west)
 	pass(t, west)
-	d, _ = west.app.executions.Get(ctx, id)
+	d, _ = west.app.Env.Executions.Get(ctx, id)
 	if !d.Owned || d.Partition != "us-west-2" {
 		t.Fatalf("after peering passes the taken-over execution is %+v", d.Summary)
 	}
@@ -228,7 +236,7 @@ func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 		t.Fatalf("peering copied the old owner's write over the taken-over execution")
 	}
 	// A forced takeover is allowed at once and recorded as forced.
-	id2, _ := east.app.executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "x"})
+	id2, _ := east.app.Env.Executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "x"})
 	pass(t, west)
 	if _, err := west.app.Env.Store.SQL().Exec("UPDATE peer_contacts SET unreachable_since_ms = NULL"); err != nil {
 		t.Fatal(err)
@@ -237,7 +245,7 @@ func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("forced takeover: %d %v", code, body)
 	}
-	d, _ = west.app.executions.Get(ctx, id2)
+	d, _ = west.app.Env.Executions.Get(ctx, id2)
 	if d.Body["context"].(map[string]any)["takeover"].(map[string]any)["force"] != true {
 		t.Fatalf("force not recorded: %v", d.Body["context"])
 	}
@@ -247,24 +255,24 @@ func TestRetentionTombstonesAreAppliedByThePeerRegion(t *testing.T) {
 	east, west, _ := twoRegions(t)
 	ctx := context.Background()
 	old, _ := east.app.Env.Executions.Record(ctx, executions.Action{Tenant: "ABC", Kind: "scaleWorkers", Description: "an old decision"})
-	kept, _ := east.app.executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay"})
+	kept, _ := east.app.Env.Executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay"})
 	pass(t, west)
 	pass(t, west)
 	for _, id := range []string{old, kept} {
-		if _, err := west.app.executions.Get(ctx, id); err != nil {
+		if _, err := west.app.Env.Executions.Get(ctx, id); err != nil {
 			t.Fatalf("west has no copy of %s before retention: %v", id, err)
 		}
 	}
 	// East's retention deletes its finished executions older than the cutoff, with tombstones.
-	n, err := east.app.executions.PurgeCompleted(ctx, time.Now().Add(time.Minute), 100)
+	n, err := east.app.Env.Executions.PurgeCompleted(ctx, time.Now().Add(time.Minute), 100)
 	if err != nil || n != 1 {
 		t.Fatalf("east purged %d, %v; want the one finished execution", n, err)
 	}
 	pass(t, west)
-	if _, err := west.app.executions.Get(ctx, old); err == nil {
+	if _, err := west.app.Env.Executions.Get(ctx, old); err == nil {
 		t.Fatalf("west still has %s after east's tombstone was peered", old)
 	}
-	if _, err := west.app.executions.Get(ctx, kept); err != nil {
+	if _, err := west.app.Env.Executions.Get(ctx, kept); err != nil {
 		t.Fatalf("west lost the running replay %s: %v", kept, err)
 	}
 }

@@ -1,4 +1,4 @@
-package setup
+package localwire
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/logwise/controlplane/shared/config"
+	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -78,7 +79,7 @@ func onEachDatabase(t *testing.T, test func(t *testing.T, db store.Config)) {
 // wiredApp is the whole API over db with the tenant's pipeline on loopback: the Spark
 // master simulator with two workers, S3 holding the file-sink log, Kafka, and a Kubernetes
 // Deployment of workers.
-func wiredApp(t *testing.T, db store.Config) (*App, *sparktest.Master, *kubeDeployment) {
+func wiredApp(t *testing.T, db store.Config) (*System, *sparktest.Master, *kubeDeployment) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -128,32 +129,32 @@ tenants:
 	return appFromYAMLPool(t, "test", y, db.MaxOpenConns), master, kube
 }
 
-// appFromYAML loads and wires a whole App from a configuration, as a function's main does.
-func appFromYAML(t *testing.T, name, y string) *App {
+// appFromYAML loads and wires the whole system from a configuration, as the local runner does.
+func appFromYAML(t *testing.T, name, y string) *System {
 	t.Helper()
 	return appFromYAMLPool(t, name, y, 0)
 }
 
 // appFromYAMLPool is appFromYAML with the store's pool bounded to maxOpenConns (0: the default).
-func appFromYAMLPool(t *testing.T, name, y string, maxOpenConns int) *App {
+func appFromYAMLPool(t *testing.T, name, y string, maxOpenConns int) *System {
 	t.Helper()
 	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := Load(context.Background(), name, Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxOpenConns: maxOpenConns})
+	env, err := setup.Load(context.Background(), name, setup.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxOpenConns: maxOpenConns, Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Store.Close() })
-	app, err := NewApp(env)
+	app, err := New(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return app
 }
 
-func apiCall(t *testing.T, app *App, method, path, body string) (int, map[string]any) {
+func apiCall(t *testing.T, app *System, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("X-Tenant-Name", "ABC")

@@ -1,0 +1,51 @@
+package functions_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// forbidden lists, per function, the packages its bootstrap must not link: a function links
+// only what it uses, so that it reads no other function's secret, opens no other client and
+// stays small. A prefix ending in "/" forbids a whole module.
+var forbidden = map[string][]string{
+	"sparkmonitor": {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/peering", "shared/interlink", "shared/discovery", "shared/httpapi"},
+	"scaler":       {"shared/peering", "shared/interlink", "shared/supervisor", "shared/discovery", "shared/httpapi", "aws-sdk-go-v2/service/lambda"},
+	"discovery":    {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/peering", "shared/interlink", "shared/spark", "shared/supervisor", "shared/httpapi"},
+	"peering":      {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/spark", "shared/supervisor", "shared/discovery", "shared/httpapi", "aws-sdk-go-v2/service/s3"},
+	"api":          {"shared/peering"},
+	"migrate":      {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/spark", "shared/supervisor", "shared/discovery", "shared/peering", "shared/interlink", "shared/httpapi"},
+}
+
+func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
+	t.Parallel()
+	for name, bad := range forbidden {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", "./"+name)
+			cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps ./%s: %v", name, err)
+			}
+			deps := strings.Fields(string(out))
+			if len(deps) < 10 {
+				t.Fatalf("go list -deps ./%s listed %d packages: %v", name, len(deps), deps)
+			}
+			for _, dep := range deps {
+				for _, b := range bad {
+					full := b
+					if strings.HasPrefix(b, "shared/") {
+						full = "github.com/logwise/controlplane/" + b
+					} else if strings.HasPrefix(b, "aws-sdk-go-v2/") {
+						full = "github.com/aws/" + b
+					}
+					if dep == full || strings.HasSuffix(b, "/") && strings.HasPrefix(dep, full) {
+						t.Errorf("%s links %s (forbidden: %s)", name, dep, b)
+					}
+				}
+			}
+		})
+	}
+}
