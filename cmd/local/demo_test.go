@@ -47,9 +47,15 @@ func call(t *testing.T, method, url string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
 	req.Header.Set("X-Tenant-Name", "demo")
+	return doJSON(t, req)
+}
+
+// doJSON sends req and decodes the JSON answer.
+func doJSON(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	var out map[string]any

@@ -78,6 +78,15 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	if err != nil {
 		return fmt.Errorf("wire: %w", err)
 	}
+	var peer *peerRegion
+	if sys.peerConfig != nil {
+		sys.bus.subscribe(app.Peering.Applier)
+		if peer, err = startPeerRegion(ctx, log, sys.peerConfig, sys.maxOpenConns, sys.bus); err != nil {
+			return err
+		}
+		defer peer.close()
+		sys.demo.peer = peer
+	}
 	if sys.demo != nil {
 		// Prime the demo so the first request already sees a live pipeline: partitions in S3,
 		// the streaming job submitted, services discovered.
@@ -101,6 +110,9 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	}
 	for _, job := range app.Jobs() {
 		go schedule(ctx, log, app, job, o.tick, metrics)
+	}
+	if peer != nil { // the second region runs only its peering: the pipeline is the first's
+		go schedule(ctx, log.With("region", peerPartition), peer.sys, "peeringcopier", o.tick, newMetricStore(time.Now))
 	}
 	select {
 	case <-ctx.Done():

@@ -37,6 +37,9 @@ type system struct {
 	dbDescription string
 	closers       []func()
 	demo          *demoPipeline // nil with -config
+	// peerConfig is the demo's second region, which shares the interlink bus (nil with -config).
+	peerConfig *config.Config
+	bus        *interlinkBus
 	// maxOpenConns is 1 on the embedded database: go-mysql-server's in-memory engine loses
 	// rows when transactions commit concurrently (a commit replaces the database with its own
 	// snapshot), so its connections are serialized. MariaDB or MySQL get the normal pool.
@@ -60,9 +63,10 @@ type endpoints struct {
 	DSN, S3, SparkREST, SparkWeb, KafkaHost, KafkaPort, VectorHost, VectorPort string
 	// KubeAPI, KubeCA and KubeToken reach the simulated Deployment of Spark workers.
 	KubeAPI, KubeCA, KubeToken string
-	// PeerDSN is the peer region's database, copied every PeeringMs.
-	PeerDSN   string
-	PeeringMs int
+	// Partition is the region's; PeerID and PeerDSN name the other region and its database,
+	// copied every PeeringMs; InterlinkURL is the interlink topic's endpoint.
+	Partition, PeerID, PeerDSN, InterlinkURL string
+	PeeringMs                                int
 	// PollSeconds and MonitorSeconds are the Spark monitor's polling within one run,
 	// and BackoffSeconds the wait after a submission before another (half a tick).
 	PollSeconds, MonitorSeconds, BackoffSeconds int
@@ -71,11 +75,12 @@ type endpoints struct {
 // demoConfig is the demo deployment: one tenant, auth off (local use only).
 func demoConfig(e endpoints) string {
 	return fmt.Sprintf(`
-deployment: {partition: local, region: us-east-1}
+deployment: {partition: %s, region: us-east-1}
 api: {authDisabled: true}
 database: {dsn: %q}
 executions: {retentionDays: 7}
-peering: {enabled: true, intervalMs: %d, peers: [{id: %s, dsn: %q}]}
+peering: {enabled: true, intervalMs: %d, ownerUnreachableMinutes: 1, peers: [{id: %s, dsn: %q}]}
+interlink: {enabled: true, topicArn: %q, endpointOverride: %q}
 tenants:
   - name: demo
     defaultLogsRetentionDays: 3
@@ -97,7 +102,7 @@ tenants:
         kubernetes: {apiServer: %q, caFile: %q, tokenFile: %q}
       monitor: {pollIntervalSeconds: %d, durationSeconds: %d, crashLoop: {backoffSeconds: %d}}
     delayMetrics: {app: {sampleServiceName: checkout, sampleServiceNames: [payments]}}
-`, e.DSN, e.PeeringMs, peerPartition, e.PeerDSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb,
+`, e.Partition, e.DSN, e.PeeringMs, e.PeerID, e.PeerDSN, interlinkTopic, e.InterlinkURL, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb,
 		e.KubeAPI, e.KubeCA, e.KubeToken, e.PollSeconds, e.MonitorSeconds, e.BackoffSeconds)
 }
 
@@ -176,23 +181,34 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 	sys.closers = append(sys.closers, vector.Close)
 	vectorHost, vectorPort, _ := net.SplitHostPort(vector.Listener.Addr().String())
 
-	peer, peerDB, err := startPeerRegion(ctx, mainDB)
+	peerDB, err := createPeerDatabase(ctx, mainDB)
 	if err != nil {
 		return nil, err
 	}
-	sys.closers = append(sys.closers, peer.close)
+	bus := startInterlinkBus(log)
+	sys.closers = append(sys.closers, bus.close)
+	sys.bus = bus
 	poll := max(1, int(o.tick.Seconds())/4)
-	cfg, err := config.Parse([]byte(demoConfig(endpoints{DSN: dsn, S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
+	e := endpoints{Partition: "local", DSN: dsn, PeerID: peerPartition, PeerDSN: peerDB.DSN(), InterlinkURL: bus.srv.URL,
+		S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
 		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort,
-		KubeAPI: workers.URL(), KubeCA: workers.CAFile, KubeToken: workers.TokenFile, PeerDSN: peerDB.DSN(), PeeringMs: max(200, int(o.tick.Milliseconds()/4)),
-		PollSeconds: poll, MonitorSeconds: max(poll, int(o.tick.Seconds())), BackoffSeconds: max(1, int(o.tick.Seconds())/2)})), func(string) (string, bool) { return "", false })
+		KubeAPI: workers.URL(), KubeCA: workers.CAFile, KubeToken: workers.TokenFile, PeeringMs: max(200, int(o.tick.Milliseconds()/4)),
+		PollSeconds: poll, MonitorSeconds: max(poll, int(o.tick.Seconds())), BackoffSeconds: max(1, int(o.tick.Seconds())/2)}
+	none := func(string) (string, bool) { return "", false }
+	cfg, err := config.Parse([]byte(demoConfig(e)), none)
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	// The second region: the same tenant and pipeline, its own database and partition, and
+	// the first region as its peer.
+	e.Partition, e.DSN, e.PeerID, e.PeerDSN = peerPartition, peerDB.DSN(), "local", dsn
+	if sys.peerConfig, err = config.Parse([]byte(demoConfig(e)), none); err != nil {
+		return nil, fmt.Errorf("demo configuration of region %s: %w", peerPartition, err)
 	}
 	sys.config = cfg
 	t := cfg.Tenants[0]
 	sys.demo = &demoPipeline{log: log, s3: client, layout: logstore.Layout{LogsDir: t.Spark.LogsDir, CheckpointDir: t.Spark.CheckPointDir},
-		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name, tick: o.tick, master: master, workers: workers, peer: peer}
+		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name, tick: o.tick, master: master, workers: workers}
 	log.Info("demo pipeline", "s3", s3srv.URL, "bucket", demoBucket, "sparkRest", master.RestURL(), "sparkWeb", master.WebURL(),
 		"kafka", kc.ListenAddrs()[0], "vector", vector.URL, "workerDeployment", workers.URL())
 	return sys, nil
@@ -238,7 +254,7 @@ func (d *demoPipeline) run(ctx context.Context, apiBase string) {
 				d.log.Warn("demo pipeline: write partitions", "error", err.Error())
 			}
 		case <-report.C:
-			if n := d.postStageReport(ctx, apiBase); n%4 == 1 {
+			if n := d.postStageReport(ctx, apiBase); n%4 == 1 && d.peer != nil {
 				if err := d.peer.act(ctx, d.tenant); err != nil && ctx.Err() == nil {
 					d.log.Warn("demo pipeline: peer region", "error", err.Error())
 				}
