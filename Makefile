@@ -65,7 +65,7 @@ fmt:
 invoke:
 	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<function> EVENT=<file>" && exit 2)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o bin/local/$(FN)/bootstrap ./functions/$(FN)
-	$(GO) run ./cmd/invoke -bootstrap bin/local/$(FN)/bootstrap -event $(EVENT)
+	$(GO) run ./cmd/invoke -fn $(FN) -bootstrap bin/local/$(FN)/bootstrap -event $(EVENT)
 
 clean:
 	rm -rf bin .aws-sam

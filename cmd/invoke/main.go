@@ -1,6 +1,9 @@
 // Command invoke runs a built Lambda bootstrap on one event through a fake Lambda Runtime
 // API and prints the answer, like `sam local invoke -e EVENT` (no SAM CLI or Docker needed).
-// The function's configuration comes from the environment (CONFIG_FILE, CONFIG_YAML, ...).
+// The invocation's deadline is the function's Timeout in template.yaml. The configuration
+// comes from the environment (CONFIG_FILE, CONFIG_YAML, CONFIG_SSM_PARAMETER); when none is
+// set, the shipped events/local.yaml is used and the embedded defaults it points at are
+// started for the invocation.
 package main
 
 import (
@@ -8,18 +11,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/logwise/controlplane/internal/lambdarun"
 )
 
 func main() {
+	fn := flag.String("fn", "", "the function: api, sparkmonitor, scaler, discovery, peering or migrate (its Timeout comes from the template)")
 	bootstrap := flag.String("bootstrap", "", "path of the built bootstrap")
 	eventFile := flag.String("event", "", "path of the event JSON")
-	timeout := flag.Duration("timeout", 2*time.Minute, "how long to wait for the answer")
+	template := flag.String("template", "template.yaml", "the SAM template")
 	flag.Parse()
-	if *bootstrap == "" || *eventFile == "" {
+	if *fn == "" || *bootstrap == "" || *eventFile == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -27,29 +28,14 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "CONFIG_") || strings.HasPrefix(kv, "DB_") || strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	p, err := lambdarun.Start(*bootstrap, env)
+	out, err := invoke(context.Background(), request{fn: *fn, bootstrap: *bootstrap, template: *template, event: ev,
+		localConfig: "events/local.yaml", environ: os.Environ()})
+	fmt.Fprint(os.Stderr, out.logs)
 	if err != nil {
 		fail(err)
 	}
-	defer p.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	if _, err := p.WaitReady(ctx); err != nil {
-		fail(err)
-	}
-	res, err := p.Runtime.Invoke(ctx, ev)
-	if err != nil {
-		fail(err)
-	}
-	fmt.Fprint(os.Stderr, p.Output.String())
-	fmt.Println(string(res.Body))
-	if res.Error {
+	fmt.Println(string(out.body))
+	if out.functionError {
 		os.Exit(1)
 	}
 }
@@ -58,3 +44,6 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "invoke:", err)
 	os.Exit(1)
 }
+
+// grace is how long past the function's deadline invoke waits for its answer.
+const grace = 10 * time.Second

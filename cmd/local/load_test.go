@@ -132,7 +132,7 @@ func TestLoadLocalRunner(t *testing.T) {
 // getRoutes lists the API's GET routes without path parameters, from the mux itself.
 func getRoutes(t *testing.T) []string {
 	t.Helper()
-	cfg, err := config.Parse([]byte(demoConfig(endpoints{DSN: "root@tcp(127.0.0.1:1)/x", S3: "http://127.0.0.1:1", SparkREST: "http://127.0.0.1:1",
+	cfg, err := config.Parse([]byte(demoConfig(endpoints{Partition: "local", PeerID: peerPartition, PeerDSN: "root@tcp(127.0.0.1:1)/y", DSN: "root@tcp(127.0.0.1:1)/x", S3: "http://127.0.0.1:1", SparkREST: "http://127.0.0.1:1",
 		SparkWeb: "http://127.0.0.1:1", KafkaHost: "127.0.0.1", KafkaPort: "1", VectorHost: "127.0.0.1", VectorPort: "1"})), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)

@@ -26,12 +26,13 @@ func main() {
 	dsn := flag.String("mysql-dsn", "", "use this MySQL/MariaDB (user:pass@tcp(host:3306)/db) instead of the embedded database")
 	configFile := flag.String("config", "", "use this configuration file instead of the demo tenant (its endpoints must be reachable)")
 	tick := flag.Duration("tick", time.Minute, "how often the scheduled functions run (their EventBridge rate)")
+	template := flag.String("template", "template.yaml", "the SAM template whose dashboard /dashboard renders")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, options{addr: *addr, dsn: *dsn, configFile: *configFile, tick: *tick}); err != nil {
+	if err := run(ctx, log, options{addr: *addr, dsn: *dsn, configFile: *configFile, tick: *tick, template: *template}); err != nil {
 		log.Error("local runner failed", "error", err.Error())
 		os.Exit(1)
 	}
@@ -40,6 +41,8 @@ func main() {
 type options struct {
 	addr, dsn, configFile string
 	tick                  time.Duration
+	// template is the SAM template; "" means template.yaml in the working directory.
+	template string
 }
 
 func run(ctx context.Context, log *slog.Logger, o options) error {
@@ -49,19 +52,40 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		os.Setenv("AWS_ACCESS_KEY_ID", "local")
 		os.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	}
+	// Bind first: a port in use fails at once, before anything starts or claims to run.
+	ln, err := listen(o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	sys, err := startSystem(ctx, log, o)
 	if err != nil {
 		return err
 	}
 	defer sys.close()
 
-	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns, Migrate: true})
+	// The functions' EMF metrics feed /dashboard instead of stdout.
+	metrics := newMetricStore(time.Now)
+	dash, err := loadDashboard(o, metrics)
+	if err != nil {
+		log.Warn("no /dashboard", "error", err.Error())
+	}
+	env, err := setup.Load(ctx, "local", setup.Options{Config: sys.config, Log: log, MaxOpenConns: sys.maxOpenConns, Metrics: metrics, Migrate: true})
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	app, err := localwire.New(ctx, env)
 	if err != nil {
 		return fmt.Errorf("wire: %w", err)
+	}
+	var peer *peerRegion
+	if sys.peerConfig != nil {
+		sys.bus.subscribe(app.Peering.Applier)
+		if peer, err = startPeerRegion(ctx, log, sys.peerConfig, sys.maxOpenConns, sys.bus); err != nil {
+			return err
+		}
+		defer peer.close()
+		sys.demo.peer = peer
 	}
 	if sys.demo != nil {
 		// Prime the demo so the first request already sees a live pipeline: partitions in S3,
@@ -74,16 +98,21 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 				log.Warn("first run", "job", job, "error", err.Error())
 			}
 		}
-		go sys.demo.run(ctx, "http://"+o.addr)
 	}
-	srv := &http.Server{Addr: o.addr, Handler: app.API.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(localHandler(app.API.Handler(), metrics, dash, sys.demo))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("control plane running", "api", "http://"+o.addr, "tenant", sys.config.Tenants[0].Name,
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("control plane running", "api", "http://"+ln.Addr().String(), "tenant", sys.config.Tenants[0].Name,
 		"jobs", app.Jobs(), "tick", o.tick.String(), "database", sys.dbDescription)
 
+	if sys.demo != nil {
+		go sys.demo.run(ctx, "http://"+ln.Addr().String())
+	}
 	for _, job := range app.Jobs() {
-		go schedule(ctx, log, app, job, o.tick)
+		go schedule(ctx, log, app, job, o.tick, metrics)
+	}
+	if peer != nil { // the second region runs only its peering: the pipeline is the first's
+		go schedule(ctx, log.With("region", peerPartition), peer.sys, "peeringcopier", o.tick, newMetricStore(time.Now))
 	}
 	select {
 	case <-ctx.Done():
@@ -98,13 +127,14 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 }
 
 // schedule runs job now and then every tick, as EventBridge would.
-func schedule(ctx context.Context, log *slog.Logger, app *localwire.System, job string, tick time.Duration) {
+func schedule(ctx context.Context, log *slog.Logger, app *localwire.System, job string, tick time.Duration, metrics *metricStore) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		jctx, cancel := context.WithTimeout(ctx, tick+30*time.Second)
 		sum, err := app.RunJob(jctx, job)
 		cancel()
+		metrics.invocation(functionOfJob[job], err != nil)
 		if err != nil {
 			log.Warn("scheduled run failed", "job", job, "error", err.Error())
 		} else {

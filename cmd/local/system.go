@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/memdb"
 )
 
@@ -35,6 +37,9 @@ type system struct {
 	dbDescription string
 	closers       []func()
 	demo          *demoPipeline // nil with -config
+	// peerConfig is the demo's second region, which shares the interlink bus (nil with -config).
+	peerConfig *config.Config
+	bus        *interlinkBus
 	// maxOpenConns is 1 on the embedded database: go-mysql-server's in-memory engine loses
 	// rows when transactions commit concurrently (a commit replaces the database with its own
 	// snapshot), so its connections are serialized. MariaDB or MySQL get the normal pool.
@@ -56,15 +61,26 @@ var demoServices = []string{"checkout", "payments", "search", "inventory", "heal
 // endpoints are where the demo tenant's pipeline lives.
 type endpoints struct {
 	DSN, S3, SparkREST, SparkWeb, KafkaHost, KafkaPort, VectorHost, VectorPort string
+	// KubeAPI, KubeCA and KubeToken reach the simulated Deployment of Spark workers.
+	KubeAPI, KubeCA, KubeToken string
+	// Partition is the region's; PeerID and PeerDSN name the other region and its database,
+	// copied every PeeringMs; InterlinkURL is the interlink topic's endpoint.
+	Partition, PeerID, PeerDSN, InterlinkURL string
+	PeeringMs                                int
+	// PollSeconds and MonitorSeconds are the Spark monitor's polling within one run,
+	// and BackoffSeconds the wait after a submission before another (half a tick).
+	PollSeconds, MonitorSeconds, BackoffSeconds int
 }
 
 // demoConfig is the demo deployment: one tenant, auth off (local use only).
 func demoConfig(e endpoints) string {
 	return fmt.Sprintf(`
-deployment: {partition: local, region: us-east-1}
+deployment: {partition: %s, region: us-east-1}
 api: {authDisabled: true}
 database: {dsn: %q}
 executions: {retentionDays: 7}
+peering: {enabled: true, intervalMs: %d, ownerUnreachableMinutes: 1, peers: [{id: %s, dsn: %q}]}
+interlink: {enabled: true, topicArn: %q, endpointOverride: %q}
 tenants:
   - name: demo
     defaultLogsRetentionDays: 3
@@ -79,9 +95,15 @@ tenants:
       subscribePattern: "^logs.*"
       minWorkerCount: 2
       maxWorkerCount: 6
+      executorCoresPerMachine: 4
       perCoreLogsProcess: 20000
+      cluster:
+        clusterType: kubernetes
+        kubernetes: {apiServer: %q, caFile: %q, tokenFile: %q}
+      monitor: {pollIntervalSeconds: %d, durationSeconds: %d, crashLoop: {backoffSeconds: %d}}
     delayMetrics: {app: {sampleServiceName: checkout, sampleServiceNames: [payments]}}
-`, e.DSN, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb)
+`, e.Partition, e.DSN, e.PeeringMs, e.PeerID, e.PeerDSN, interlinkTopic, e.InterlinkURL, demoBucket, e.S3, e.VectorHost, e.VectorPort, e.KafkaHost, e.KafkaPort, e.SparkREST, e.SparkWeb,
+		e.KubeAPI, e.KubeCA, e.KubeToken, e.PollSeconds, e.MonitorSeconds, e.BackoffSeconds)
 }
 
 // startSystem starts the embedded database, S3, Spark master, Kafka and a Vector stand-in,
@@ -89,16 +111,22 @@ tenants:
 func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, error) {
 	sys := &system{}
 	dsn := o.dsn
+	var mainDB store.Config
 	if dsn == "" {
 		db, err := memdb.Start("127.0.0.1:0", "logwise")
 		if err != nil {
 			return nil, err
 		}
 		sys.closers = append(sys.closers, func() { db.Close() })
-		dsn = db.Config("logwise").DSN()
+		mainDB = db.Config("logwise")
+		dsn = mainDB.DSN()
 		sys.dbDescription = "embedded go-mysql-server at " + db.Addr
-		sys.maxOpenConns = 1
+		sys.maxOpenConns = memdb.MaxOpenConns
 	} else {
+		var err error
+		if mainDB, err = store.ParseDSN(dsn); err != nil {
+			return nil, fmt.Errorf("-mysql-dsn: %w", err)
+		}
 		sys.dbDescription = "MySQL from -mysql-dsn"
 	}
 	if o.configFile != "" {
@@ -121,9 +149,19 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 		return nil, fmt.Errorf("create demo bucket: %w", err)
 	}
 
-	master := sparktest.NewMaster(sparktest.Options{AutoLaunch: time.Second, Workers: []sparktest.WorkerSpec{
-		{Cores: 4, MemoryMB: 8192}, {Cores: 4, MemoryMB: 8192}, {Cores: 4, MemoryMB: 8192}}})
+	// The workers are the Deployment's: it starts the minimum of two, and the scaler sizes it.
+	master := sparktest.NewMaster(sparktest.Options{AutoLaunch: min(time.Second, o.tick/4), Workers: []sparktest.WorkerSpec{}})
 	sys.closers = append(sys.closers, master.Close)
+	dir, err := os.MkdirTemp("", "logwise-local-")
+	if err != nil {
+		return nil, fmt.Errorf("demo files: %w", err)
+	}
+	sys.closers = append(sys.closers, func() { os.RemoveAll(dir) })
+	workers, err := startWorkerDeployment(master, sparktest.WorkerSpec{Cores: 4, MemoryMB: 8192}, 2, dir)
+	if err != nil {
+		return nil, err
+	}
+	sys.closers = append(sys.closers, workers.Close)
 
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs.checkout", "logs.payments", "logs.search"))
 	if err != nil {
@@ -143,17 +181,36 @@ func startSystem(ctx context.Context, log *slog.Logger, o options) (*system, err
 	sys.closers = append(sys.closers, vector.Close)
 	vectorHost, vectorPort, _ := net.SplitHostPort(vector.Listener.Addr().String())
 
-	cfg, err := config.Parse([]byte(demoConfig(endpoints{DSN: dsn, S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
-		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort})), func(string) (string, bool) { return "", false })
+	peerDB, err := createPeerDatabase(ctx, mainDB)
+	if err != nil {
+		return nil, err
+	}
+	bus := startInterlinkBus(log)
+	sys.closers = append(sys.closers, bus.close)
+	sys.bus = bus
+	poll := max(1, int(o.tick.Seconds())/4)
+	e := endpoints{Partition: "local", DSN: dsn, PeerID: peerPartition, PeerDSN: peerDB.DSN(), InterlinkURL: bus.srv.URL,
+		S3: s3srv.URL, SparkREST: master.RestURL(), SparkWeb: master.WebURL(),
+		KafkaHost: kafkaHost, KafkaPort: kafkaPort, VectorHost: vectorHost, VectorPort: vectorPort,
+		KubeAPI: workers.URL(), KubeCA: workers.CAFile, KubeToken: workers.TokenFile, PeeringMs: max(200, int(o.tick.Milliseconds()/4)),
+		PollSeconds: poll, MonitorSeconds: max(poll, int(o.tick.Seconds())), BackoffSeconds: max(1, int(o.tick.Seconds())/2)}
+	none := func(string) (string, bool) { return "", false }
+	cfg, err := config.Parse([]byte(demoConfig(e)), none)
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	// The second region: the same tenant and pipeline, its own database and partition, and
+	// the first region as its peer.
+	e.Partition, e.DSN, e.PeerID, e.PeerDSN = peerPartition, peerDB.DSN(), "local", dsn
+	if sys.peerConfig, err = config.Parse([]byte(demoConfig(e)), none); err != nil {
+		return nil, fmt.Errorf("demo configuration of region %s: %w", peerPartition, err)
 	}
 	sys.config = cfg
 	t := cfg.Tenants[0]
 	sys.demo = &demoPipeline{log: log, s3: client, layout: logstore.Layout{LogsDir: t.Spark.LogsDir, CheckpointDir: t.Spark.CheckPointDir},
-		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name}
+		kafkaAddr: kc.ListenAddrs()[0], tenant: t.Name, tick: o.tick, master: master, workers: workers}
 	log.Info("demo pipeline", "s3", s3srv.URL, "bucket", demoBucket, "sparkRest", master.RestURL(), "sparkWeb", master.WebURL(),
-		"kafka", kc.ListenAddrs()[0], "vector", vector.URL)
+		"kafka", kc.ListenAddrs()[0], "vector", vector.URL, "workerDeployment", workers.URL())
 	return sys, nil
 }
 
@@ -166,7 +223,12 @@ type demoPipeline struct {
 	layout    logstore.Layout
 	kafkaAddr string
 	tenant    string
+	tick      time.Duration // the schedules' tick: the simulated minute
+	master    *sparktest.Master
+	workers   *workerDeployment
+	peer      *peerRegion
 	batch     int
+	reports   int
 	mu        sync.Mutex
 }
 
@@ -179,8 +241,8 @@ func (d *demoPipeline) seed(ctx context.Context) error {
 // run keeps the pipeline moving until ctx ends.
 func (d *demoPipeline) run(ctx context.Context, apiBase string) {
 	go d.produce(ctx)
-	minute := time.NewTicker(20 * time.Second)
-	report := time.NewTicker(30 * time.Second)
+	minute := time.NewTicker(d.tick / 3)
+	report := time.NewTicker(d.tick / 2)
 	defer minute.Stop()
 	defer report.Stop()
 	for {
@@ -192,7 +254,11 @@ func (d *demoPipeline) run(ctx context.Context, apiBase string) {
 				d.log.Warn("demo pipeline: write partitions", "error", err.Error())
 			}
 		case <-report.C:
-			d.postStageReport(ctx, apiBase)
+			if n := d.postStageReport(ctx, apiBase); n%4 == 1 && d.peer != nil {
+				if err := d.peer.act(ctx, d.tenant); err != nil && ctx.Err() == nil {
+					d.log.Warn("demo pipeline: peer region", "error", err.Error())
+				}
+			}
 		}
 	}
 }
@@ -241,20 +307,32 @@ func (d *demoPipeline) produce(ctx context.Context) {
 	}
 }
 
-// postStageReport sends what the Spark job's stage listener sends after each micro-batch.
-func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
+// load is the simulated input of report n: a wave over 40 reports (20 simulated minutes)
+// between about 60k and 460k records per batch, so that the scaler sizes the workers from
+// two (its minimum) up to six and back.
+func load(n int) int {
+	return 260_000 + int(200_000*math.Sin(2*math.Pi*float64(n)/40))
+}
+
+// postStageReport sends what the Spark job's stage listener sends after each micro-batch,
+// and returns the report's number.
+func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) int {
 	now := time.Now()
+	d.mu.Lock()
+	d.reports++
+	n := d.reports
+	d.mu.Unlock()
 	body, _ := json.Marshal(map[string]any{
 		"enableUpScale": true, "enableDownScale": true,
 		"sparkStageHistory": map[string]any{
-			"inputRecords": 150000 + rand.IntN(100000), "outputBytes": 40_000_000 + rand.IntN(10_000_000),
-			"submissionTime": now.Add(-40 * time.Second).UnixMilli(), "completionTime": now.UnixMilli(),
-			"coresUsed": 12, "status": "succeeded",
+			"inputRecords": load(n), "outputBytes": 40_000_000 + rand.IntN(10_000_000),
+			"submissionTime": now.Add(-d.tick / 2).UnixMilli(), "completionTime": now.UnixMilli(),
+			"coresUsed": 4 * d.workers.Replicas(), "status": "succeeded",
 		},
 	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiBase+"/scale-spark-cluster", bytes.NewReader(body))
 	if err != nil {
-		return
+		return n
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Tenant-Name", d.tenant)
@@ -263,7 +341,8 @@ func (d *demoPipeline) postStageReport(ctx context.Context, apiBase string) {
 		if ctx.Err() == nil {
 			d.log.Warn("demo pipeline: post stage report", "error", err.Error())
 		}
-		return
+		return n
 	}
 	resp.Body.Close()
+	return n
 }

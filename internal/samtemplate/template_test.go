@@ -27,27 +27,6 @@ func load(t *testing.T) map[string]*yaml.Node {
 	return mapping(root.Content[0])
 }
 
-func mapping(n *yaml.Node) map[string]*yaml.Node {
-	out := map[string]*yaml.Node{}
-	if n == nil || n.Kind != yaml.MappingNode {
-		return out
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		out[n.Content[i].Value] = n.Content[i+1]
-	}
-	return out
-}
-
-func get(n *yaml.Node, path ...string) *yaml.Node {
-	for _, p := range path {
-		n = mapping(n)[p]
-		if n == nil {
-			return nil
-		}
-	}
-	return n
-}
-
 func resources(t *testing.T, typ string) map[string]*yaml.Node {
 	out := map[string]*yaml.Node{}
 	for name, r := range mapping(load(t)["Resources"]) {

@@ -13,15 +13,16 @@ type Kind int
 
 // The kinds, in the order of their HTTP statuses.
 const (
-	Internal     Kind = iota // a bug or an unexpected failure: 500
-	Invalid                  // the caller sent bad input: 400
-	Unauthorized             // no or unknown credentials: 401
-	Forbidden                // credentials that do not allow this: 403
-	NotFound                 // the named thing does not exist: 404
-	Conflict                 // the state forbids the action now (a lease held, a foreign execution): 409
-	Upstream                 // a dependency answered with an error (Spark, S3, Kafka): 502
-	Unavailable              // a dependency cannot be reached: 503
-	Timeout                  // the work did not finish in time: 504
+	Internal         Kind = iota // a bug or an unexpected failure: 500
+	Invalid                      // the caller sent bad input: 400
+	Unauthorized                 // no or unknown credentials: 401
+	Forbidden                    // credentials that do not allow this: 403
+	NotFound                     // the named thing does not exist: 404
+	MethodNotAllowed             // the path exists, the method does not: 405
+	Conflict                     // the state forbids the action now (a lease held, a foreign execution): 409
+	Upstream                     // a dependency answered with an error (Spark, S3, Kafka): 502
+	Unavailable                  // a dependency cannot be reached: 503
+	Timeout                      // the work did not finish in time: 504
 )
 
 func (k Kind) String() string {
@@ -34,6 +35,8 @@ func (k Kind) String() string {
 		return "FORBIDDEN"
 	case NotFound:
 		return "NOT_FOUND"
+	case MethodNotAllowed:
+		return "METHOD_NOT_ALLOWED"
 	case Conflict:
 		return "CONFLICT"
 	case Upstream:

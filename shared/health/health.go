@@ -7,7 +7,6 @@ package health
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -106,15 +105,6 @@ func Overall(checks []ComponentCheck) (Status, string) {
 		return Up, "All pipeline components are healthy"
 	}
 	return worst, "One or more pipeline components have issues: " + strings.Join(issues, "; ")
-}
-
-// HTTPStatus is 200 when the report is UP and 503 otherwise, so probes and load balancers need
-// not parse the body.
-func HTTPStatus(r Report) int {
-	if r.Status == Up {
-		return http.StatusOK
-	}
-	return http.StatusServiceUnavailable
 }
 
 func up(msg string, details map[string]any) Check {

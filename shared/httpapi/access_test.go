@@ -204,7 +204,7 @@ func TestErrorsCarryNoSecretsOrDriverText(t *testing.T) {
 		s, _ := testServer(t, Deps{Redactor: red})
 		// Secrets read after the server was built (a Kafka password, a peer's DSN password).
 		red.secrets = append(red.secrets, "kafka-sasl-pw-42", "peer-db-pw-7")
-		s.handle("GET /fail", false, func(http.ResponseWriter, *http.Request) error {
+		s.handle("GET /fail", func(http.ResponseWriter, *http.Request) error {
 			return fault.Wrap(fault.Upstream, errors.New("SASL auth as logwise:kafka-sasl-pw-42 failed; peer dsn u:peer-db-pw-7@tcp"), "reach kafka-sasl-pw-42")
 		})
 		rec := httptest.NewRecorder()

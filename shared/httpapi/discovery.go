@@ -137,6 +137,7 @@ func (s *Server) pipelineHealth(w http.ResponseWriter, r *http.Request, t *confi
 		return err
 	}
 	rep := svc.PipelineHealth(r.Context(), t)
-	writeJSON(w, health.HTTPStatus(rep), rep)
+	// Logwise's body, without the envelope: its clients read it as it is (README says so).
+	writeJSON(w, healthStatus(rep.Status == health.Up), rep)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/logwise/controlplane/shared/fault"
 )
@@ -34,6 +35,8 @@ func statusOf(k fault.Kind) int {
 		return http.StatusForbidden
 	case fault.NotFound:
 		return http.StatusNotFound
+	case fault.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case fault.Conflict:
 		return http.StatusConflict
 	case fault.Upstream:
@@ -53,15 +56,26 @@ type Redactor interface {
 	String(s string) string
 }
 
-// writeError writes err as the error envelope with the status of its kind. Internal errors
-// are logged and their text withheld from the caller; other kinds say what went wrong, with
-// every known secret masked.
+// writeError writes err as the error envelope with the status of its kind.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeFailure(w, r, err, nil)
+}
+
+// writeFailure writes err with the status of its kind, as the error envelope, beside the
+// result the route still has when data is not nil (a failing health check's checks, a partial
+// Kafka scaling). Internal errors are logged and their text withheld from the caller; other
+// kinds say what went wrong, with every known secret masked.
+func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, err error, data any) {
 	fe := asFault(err)
 	if fe.Kind == fault.Internal && s.log != nil && err != errPanic {
 		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
-	writeJSON(w, statusOf(fe.Kind), errorBody{Error: s.detail(fe)})
+	d := s.detail(fe)
+	if data == nil {
+		writeJSON(w, statusOf(fe.Kind), errorBody{Error: d})
+		return
+	}
+	writeJSON(w, statusOf(fe.Kind), map[string]any{"data": data, "error": d})
 }
 
 // detail is detailOf with every known secret masked, for answers to callers.
@@ -71,6 +85,15 @@ func (s *Server) detail(fe *fault.Error) errorDetail {
 		d.Message, d.Cause = s.deps.Redactor.String(d.Message), s.deps.Redactor.String(d.Cause)
 	}
 	return d
+}
+
+// healthStatus is the status of a health report: 200 when healthy, else that of a
+// dependency that is down.
+func healthStatus(healthy bool) int {
+	if healthy {
+		return http.StatusOK
+	}
+	return statusOf(fault.Unavailable)
 }
 
 // asFault classifies any error as a *fault.Error.
@@ -133,6 +156,10 @@ func success(format string, args ...any) message {
 
 func notFoundRoute(r *http.Request) error {
 	return fault.NotFoundf("no route for %s %s", r.Method, r.URL.Path).WithCode("ROUTE_NOT_FOUND")
+}
+
+func methodNotAllowed(r *http.Request, allow []string) error {
+	return fault.New(fault.MethodNotAllowed, "%s is not served on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", "))
 }
 
 // unavailable is returned by routes whose service is not configured in this deployment.

@@ -141,11 +141,9 @@ func (s *Server) scaleKafkaPartitions(w http.ResponseWriter, r *http.Request, t 
 	}
 	switch {
 	case err != nil:
-		fe := asFault(err)
-		writeJSON(w, statusOf(fe.Kind), map[string]any{"data": res, "error": s.detail(fe)})
+		s.writeFailure(w, r, err, res)
 	case !res.Success:
-		fe := fault.New(fault.Upstream, "%s", res.Message).WithCode("KAFKA_SCALING_FAILED")
-		writeJSON(w, http.StatusBadGateway, map[string]any{"data": res, "error": s.detail(fe)})
+		s.writeFailure(w, r, fault.New(fault.Upstream, "%s", res.Message).WithCode("KAFKA_SCALING_FAILED"), res)
 	default:
 		writeData(w, http.StatusOK, res)
 	}

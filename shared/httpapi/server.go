@@ -61,7 +61,7 @@ func (s *Server) Handler() http.Handler { return s.recoverer(s.mux) }
 
 // register declares every route. Domain files add theirs through their register* method.
 func (s *Server) register() {
-	s.handle("GET /healthcheck", false, s.healthcheck)
+	s.handle("GET /healthcheck", s.healthcheck)
 	s.mux.HandleFunc("GET /liveness", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("Success"))
@@ -73,8 +73,30 @@ func (s *Server) register() {
 	s.registerExecutions()
 	s.registerAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, methodNotAllowed(r, allow))
+			return
+		}
 		s.writeError(w, r, notFoundRoute(r))
 	})
+}
+
+// methods are those the API's routes use (GET also serves HEAD).
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowed lists the methods some route serves on r's path (none: the path is unknown). The
+// catch-all route hides the mux's own 405, so it asks the mux which route each method reaches.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // handlerFunc is a handler that returns its failure instead of writing it.
@@ -84,7 +106,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 type tenantHandlerFunc func(w http.ResponseWriter, r *http.Request, t *config.Tenant) error
 
 // handle registers a handler that needs no tenant.
-func (s *Server) handle(pattern string, _ bool, h handlerFunc) {
+func (s *Server) handle(pattern string, h handlerFunc) {
 	s.routes = append(s.routes, Route{Pattern: pattern})
 	s.mux.Handle(pattern, s.wrap(h))
 }
@@ -118,9 +140,14 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		if err != nil {
 			s.writeError(sw, r, err)
 		}
+		// ERROR is for our own failures (500); a dependency that is down or failing (502, 503,
+		// 504, such as a DOWN pipeline health report) is a WARN, reported by its own metrics.
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status == http.StatusInternalServerError:
 			level = slog.LevelError
+		case sw.status >= 500:
+			level = slog.LevelWarn
 		}
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "durationMs", time.Since(start).Milliseconds()}
 		if t := r.Header.Get(TenantHeader); t != "" && len(t) <= 64 {

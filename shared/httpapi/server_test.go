@@ -199,7 +199,7 @@ func TestErrorMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, logs := testServer(t, Deps{})
-			s.handle("GET /fail", false, func(http.ResponseWriter, *http.Request) error { return tt.err })
+			s.handle("GET /fail", func(http.ResponseWriter, *http.Request) error { return tt.err })
 			rec := httptest.NewRecorder()
 			s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/fail", nil))
 			var body errorBody
@@ -223,8 +223,8 @@ func TestUnknownRouteAndPanicAndBodyLimit(t *testing.T) {
 	t.Parallel()
 	s, logs := testServer(t, Deps{})
 	s.cfg.API.MaxBodyBytes = 16
-	s.handle("GET /boom", false, func(http.ResponseWriter, *http.Request) error { panic("boom") })
-	s.handle("POST /echo", false, func(w http.ResponseWriter, r *http.Request) error {
+	s.handle("GET /boom", func(http.ResponseWriter, *http.Request) error { panic("boom") })
+	s.handle("POST /echo", func(w http.ResponseWriter, r *http.Request) error {
 		var v map[string]any
 		if err := decodeJSON(r, &v, false); err != nil {
 			return err
@@ -278,6 +278,57 @@ func TestQueryInt(t *testing.T) {
 		got, err := queryInt(r, "limit", 20, 1, 500)
 		if got != tt.want || (err != nil) != tt.wantErr || (err != nil && fault.KindOf(err) != fault.Invalid) {
 			t.Errorf("queryInt(%q) = %d, %v; want %d, err %v", tt.raw, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestWrongMethodIs405WithAllow: a known path with another method answers 405, naming the
+// methods it serves in Allow, in the error envelope; an unknown path stays 404.
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	s, _ := testServer(t, Deps{})
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantAllow    string
+	}{
+		{"POST", "/healthcheck", 405, "GET, HEAD"},
+		{"GET", "/scale-spark-cluster", 405, "POST"},
+		{"DELETE", "/replays", 405, "GET, HEAD, POST"},
+		{"GET", "/no-such-path", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			var body map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != tt.wantStatus || rec.Header().Get("Allow") != tt.wantAllow || body["error"] == nil {
+				t.Fatalf("got %d Allow %q %s; want %d Allow %q with the error envelope", rec.Code, rec.Header().Get("Allow"), rec.Body, tt.wantStatus, tt.wantAllow)
+			}
+		})
+	}
+}
+
+// TestAccessLogLevel: a request that failed in the control plane (500) is logged at ERROR; one
+// whose dependency is down or failing (502-504) at WARN, so that a DOWN health report or an
+// unreachable Spark master does not count as a control-plane error.
+func TestAccessLogLevel(t *testing.T) {
+	tests := []struct {
+		err       error
+		wantLevel string
+	}{
+		{errors.New("a bug"), `"level":"ERROR","msg":"request"`},
+		{fault.New(fault.Unavailable, "spark is down"), `"level":"WARN","msg":"request"`},
+		{fault.New(fault.Upstream, "S3 answered 500"), `"level":"WARN","msg":"request"`},
+		{fault.Invalidf("bad"), `"level":"INFO","msg":"request"`},
+	}
+	for _, tt := range tests {
+		s, logs := testServer(t, Deps{})
+		s.handle("GET /fail", func(http.ResponseWriter, *http.Request) error { return tt.err })
+		do(t, s.Handler(), "GET", "/fail", "", nil)
+		if !strings.Contains(logs.String(), tt.wantLevel) {
+			t.Errorf("%v: log %s, want %s", tt.err, logs, tt.wantLevel)
 		}
 	}
 }

@@ -62,6 +62,10 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 	start := c.opts.Now()
 	c.checkReach(ctx, p)
 	lease, err := c.acquire(ctx, p)
+	if err != nil && ctx.Err() != nil { // the pass's deadline came first: a clean stop
+		c.log.InfoContext(ctx, "peer lease not taken before the deadline", "peer", p.ID)
+		return PeerSummary{Skipped: 1}
+	}
 	if errors.Is(err, store.ErrLeaseHeld) {
 		c.log.DebugContext(ctx, "peer lease held by another copier; skipped", "peer", p.ID)
 		return PeerSummary{Skipped: 1}

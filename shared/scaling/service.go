@@ -255,10 +255,17 @@ func (s *Service) scaleWorkers(ctx context.Context, t Tenant, lease store.Lease,
 			outcome["applied"] = applied
 		}
 	}
+	// A scheduled decision that changes nothing is counted (SparkScaleUnchanged), not
+	// recorded: one no-op execution per tick would drown the decision log.
+	unchanged := trigger == "schedule" && !d.Changes()
 	_ = s.metrics.Emit(map[string]string{"tenant": t.Name},
 		metrics.Metric{Name: "SparkWorkersAlive", Value: float64(d.From), Unit: metrics.Count},
 		metrics.Metric{Name: "SparkWorkersExpected", Value: float64(d.Clamped), Unit: metrics.Count},
-		metrics.Metric{Name: "SparkWorkersTarget", Value: float64(d.Target), Unit: metrics.Count})
+		metrics.Metric{Name: "SparkWorkersTarget", Value: float64(d.Target), Unit: metrics.Count},
+		metrics.Metric{Name: "SparkScaleUnchanged", Value: float64(b2i(unchanged)), Unit: metrics.Count})
+	if unchanged {
+		return out, nil
+	}
 	inputs := d.Inputs()
 	inputs["clusterType"], inputs["dryRun"] = t.ClusterType, t.DryRun
 	inputs["override"] = map[string]any{"upscale": o.Upscale, "downscale": o.Downscale}
@@ -322,4 +329,11 @@ func (s *Service) History(ctx context.Context, tenant string, limit int) ([]stor
 		return nil, fault.New(fault.Invalid, "limit must be between 1 and %d, got %d", MaxHistoryLimit, limit)
 	}
 	return s.db.StageHistories(ctx, tenant, limit)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -516,3 +516,48 @@ func TestHistoryLimitAndUnknownTenant(t *testing.T) {
 		t.Errorf("unknown tenant: %v, want NotFound", err)
 	}
 }
+
+// TestScheduledNoOpIsCountedNotRecorded: a scheduled decision that changes nothing adds to
+// SparkScaleUnchanged and writes no execution; one that resizes is recorded.
+func TestScheduledNoOpIsCountedNotRecorded(t *testing.T) {
+	db := storetest.NewEmbedded(t)
+	w := &world{alive: 3, driver: true}
+	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
+	var buf bytes.Buffer
+	s.SetMetrics(metrics.New(&buf))
+	ctx := context.Background()
+	report := func(at int64, records int64) {
+		t.Helper()
+		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: records, SubmissionTime: at, CompletionTime: at + 1, Status: "succeeded"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		report(int64(i), 3) // three workers expected, three alive
+	}
+	for range 3 {
+		if r, err := s.Run(ctx, "ABC"); err != nil || r.Workers.Decision.Rule != RuleAtTarget || r.Workers.ExecutionID != "" {
+			t.Fatalf("at target: %+v, %v; want atTarget and no execution", r.Workers, err)
+		}
+	}
+	if ds := decisions(t, db); len(ds) != 0 {
+		t.Fatalf("recorded %d no-op decisions, want none: %+v", len(ds), ds)
+	}
+	if n := strings.Count(buf.String(), `"SparkScaleUnchanged":1`); n != 3 {
+		t.Errorf("SparkScaleUnchanged=1 emitted %d times, want 3: %s", n, buf.String())
+	}
+	buf.Reset()
+	for i := range 5 {
+		report(int64(10+i), 6)
+	}
+	r, err := s.Run(ctx, "ABC")
+	if err != nil || r.Workers.Decision.Action != Upscale || r.Workers.ExecutionID == "" {
+		t.Fatalf("upscale: %+v, %v; want a recorded upscale", r.Workers, err)
+	}
+	if ds := decisions(t, db); len(ds) != 1 || ds[0].Rule != string(RuleUpscale) {
+		t.Errorf("recorded %+v, want the one upscale", ds)
+	}
+	if !strings.Contains(buf.String(), `"SparkScaleUnchanged":0`) {
+		t.Errorf("metrics %s lack SparkScaleUnchanged 0", buf.String())
+	}
+}

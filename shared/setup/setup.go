@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -60,6 +61,8 @@ type Options struct {
 	Log *slog.Logger
 	// MaxOpenConns overrides the store's pool size (0 keeps the Lambda default).
 	MaxOpenConns int
+	// Metrics receives the EMF lines instead of stdout (the local runner's dashboard).
+	Metrics io.Writer
 	// Migrate applies the migrations (the migrate function, the local runner and tests);
 	// otherwise Load only checks that the schema is not older than the code.
 	Migrate bool
@@ -70,7 +73,11 @@ type Options struct {
 // parameter name, SecureString allowed). The database comes from the configuration's
 // database.dsn or database.secretArn. No other secret is read here.
 func Load(ctx context.Context, name string, opt Options) (*Env, error) {
-	env := &Env{Name: name, Metrics: metrics.New(os.Stdout), Holder: name + "/" + randomID()}
+	var emf io.Writer = os.Stdout
+	if opt.Metrics != nil {
+		emf = opt.Metrics
+	}
+	env := &Env{Name: name, Metrics: metrics.New(emf), Holder: name + "/" + randomID()}
 	base := opt.Log
 	if base == nil {
 		base = slog.New(baseHandler())

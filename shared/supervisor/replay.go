@@ -116,38 +116,43 @@ func (s *Supervisor) CreateReplay(ctx context.Context, tenant string, req Replay
 	case req.StartingOffsetsTimestamp < 1_000_000_000_000:
 		return Replay{}, fault.Invalidf("startingOffsetsTimestamp %d looks like seconds; use epoch milliseconds", req.StartingOffsetsTimestamp)
 	}
+	// The pipeline is started before the row's transaction (a transaction must not wait on a
+	// second connection: the embedded database has only one), and the row is written with its
+	// pipeline id, so that a replay never runs ungoverned; a pipeline whose row is then not
+	// committed is canceled below. The open-replay check is made first without a lock so that
+	// the common conflict starts no pipeline, and again under the lock.
+	if open, err := s.openReplay(ctx, s.d.Store.SQL(), tenant, false); err != nil {
+		return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
+	} else if open != nil {
+		return Replay{}, fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
+	}
 	var id int64
 	var pipelineID string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if open, err := s.openReplay(ctx, tx, tenant, true); err != nil {
-			return err
-		} else if open != nil {
-			return fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
-			resumeToSubscribePatternTimestamp, approvalRequired, createdBy, phase, step, stepChangedAtMs)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tenant, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp,
-			req.ApprovalRequired, truncate(operator, 128), PhaseTimestamp, StepWaiting, s.now().UnixMilli())
-		if err != nil {
-			if strings.Contains(err.Error(), "Duplicate entry") {
-				return fault.Conflictf("tenant %s already had a replay from timestamp %d", tenant, req.StartingOffsetsTimestamp)
+	var err error
+	if s.d.Pipelines != nil {
+		pipelineID, err = s.startReplayPipeline(ctx, tenant, req, operator)
+	}
+	if err == nil {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if open, err := s.openReplay(ctx, tx, tenant, true); err != nil {
+				return err
+			} else if open != nil {
+				return fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
 			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
+			resumeToSubscribePatternTimestamp, approvalRequired, createdBy, phase, step, stepChangedAtMs, pipelineId)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))`, tenant, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp,
+				req.ApprovalRequired, truncate(operator, 128), PhaseTimestamp, StepWaiting, s.now().UnixMilli(), pipelineID)
+			if err != nil {
+				if strings.Contains(err.Error(), "Duplicate entry") {
+					return fault.Conflictf("tenant %s already had a replay from timestamp %d", tenant, req.StartingOffsetsTimestamp)
+				}
+				return err
+			}
+			id, err = res.LastInsertId()
 			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if s.d.Pipelines == nil {
-			return nil
-		}
-		// The pipeline is started inside the row's transaction, so that a replay never runs
-		// ungoverned; a pipeline whose row is then not committed is canceled below.
-		if pipelineID, err = s.startReplayPipeline(ctx, tenant, req, operator); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE spark_submit_status SET pipelineId = ? WHERE id = ?`, pipelineID, id)
-		return err
-	})
+		})
+	}
 	if err != nil {
 		if pipelineID != "" {
 			if _, cerr := s.d.Pipelines.Cancel(context.WithoutCancel(ctx), pipelineID, "logwise-controlplane", "its replay was not created: "+err.Error()); cerr != nil {
@@ -200,29 +205,34 @@ func (s *Supervisor) ListReplays(ctx context.Context, tenant string) ([]Replay, 
 // A replay in the middle of a phase (killing, cleaning, submitting) cannot be canceled: the
 // job would be left stopped or without state.
 func (s *Supervisor) CancelReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
-	return s.operatorReplay(ctx, tenant, id, operator, "cancel", func(tx *sql.Tx, r Replay) error {
-		if r.Step != StepWaiting {
-			return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now", id, r.Step, r.Phase)
-		}
-		if s.governed(&r) {
-			_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
-			if err != nil && !fault.Is(err, fault.Conflict) { // a pipeline already finished stays as it is
-				return err
+	return s.operatorReplay(ctx, tenant, id, operator, "cancel", replayAction{
+		pipeline: func(r Replay) error {
+			if r.Step != StepWaiting {
+				return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now", id, r.Step, r.Phase)
 			}
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`,
-			truncate(operator, 128), s.now().UnixMilli(), id)
-		return err
+			if s.governed(&r) {
+				_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
+				if err != nil && !fault.Is(err, fault.Conflict) { // a pipeline already finished stays as it is
+					return err
+				}
+			}
+			return nil
+		},
+		row: func(tx *sql.Tx, r Replay) error {
+			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`,
+				truncate(operator, 128), s.now().UnixMilli(), id)
+			return err
+		},
 	})
 }
 
 // ApproveReplay lets a replay that requires approval kill the driver and delete the state.
 func (s *Supervisor) ApproveReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
-	return s.operatorReplay(ctx, tenant, id, operator, "approve", func(tx *sql.Tx, r Replay) error {
-		if r.ApprovedAt != nil {
-			return nil
-		}
-		if s.governed(&r) && r.ApprovalRequired {
+	return s.operatorReplay(ctx, tenant, id, operator, "approve", replayAction{
+		pipeline: func(r Replay) error {
+			if r.ApprovedAt != nil || !s.governed(&r) || !r.ApprovalRequired {
+				return nil
+			}
 			// Answer the judgment stage too, so that both paths agree; a stage already
 			// answered "continue" through the execution is fine.
 			v, err := s.pipelineVerdict(ctx, &r)
@@ -237,30 +247,57 @@ func (s *Supervisor) ApproveReplay(ctx context.Context, tenant string, id int64,
 					return err
 				}
 			}
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`,
-			truncate(operator, 128), s.now().UnixMilli(), id)
-		return err
+			return nil
+		},
+		row: func(tx *sql.Tx, r Replay) error {
+			if r.ApprovedAt != nil {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`,
+				truncate(operator, 128), s.now().UnixMilli(), id)
+			return err
+		},
 	})
 }
 
-func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, fn func(*sql.Tx, Replay) error) (Replay, error) {
+// replayAction is an operator's action on an open replay: pipeline acts on the replay's
+// pipeline (outside any transaction: the pipeline lives in the execution log, which may need
+// the store's only connection), then row updates the replay's row under its lock.
+type replayAction struct {
+	pipeline func(Replay) error
+	row      func(*sql.Tx, Replay) error
+}
+
+func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, act replayAction) (Replay, error) {
 	if operator == "" {
 		return Replay{}, fault.Invalidf("operator is required")
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		r, err := scanReplay(tx.QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ? FOR UPDATE`, tenant, id))
+	read := func(q rowQueryer, lock string) (Replay, error) {
+		r, err := scanReplay(q.QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ?`+lock, tenant, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fault.NotFoundf("tenant %s has no replay %d", tenant, id)
+			return r, fault.NotFoundf("tenant %s has no replay %d", tenant, id)
 		}
-		if err != nil {
-			return err
+		if err == nil && !r.open() {
+			err = fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[r.CanceledAt != nil])
 		}
-		if !r.open() {
-			return fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[r.CanceledAt != nil])
-		}
-		return fn(tx, r)
-	})
+		return r, err
+	}
+	before, err := read(s.d.Store.SQL(), "")
+	if err == nil {
+		err = act.pipeline(before)
+	}
+	if err == nil {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			r, err := read(tx, " FOR UPDATE")
+			if err != nil {
+				return err
+			}
+			if r.Phase != before.Phase || r.Step != before.Step {
+				return fault.Conflictf("replay %d moved from %s/%s to %s/%s meanwhile; try again", id, before.Phase, before.Step, r.Phase, r.Step)
+			}
+			return act.row(tx, r)
+		})
+	}
 	if err != nil {
 		return Replay{}, fmt.Errorf("%s replay %d of tenant %s: %w", verb, id, tenant, err)
 	}

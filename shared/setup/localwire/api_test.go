@@ -25,6 +25,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -59,10 +60,26 @@ func (k *kubeDeployment) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"kind":"Scale","apiVersion":"autoscaling/v1","spec":{"replicas":%d},"status":{"replicas":%d,"selector":"app=spark-worker"}}`, k.replicas, k.replicas)
 }
 
-// wiredApp is the whole API over MariaDB with the tenant's pipeline on loopback: the Spark
+// databases are the two databases the API suite runs on: MariaDB, and the embedded
+// go-mysql-server with the one-connection pool `make run` uses by default.
+var databases = []struct {
+	name string
+	new  func(testing.TB) store.Config
+}{{"mariadb", storetest.NewConfig}, {"embedded", storetest.NewEmbeddedConfig}}
+
+// onEachDatabase runs test once per database, in parallel subtests.
+func onEachDatabase(t *testing.T, test func(t *testing.T, db store.Config)) {
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) {
+			test(t, d.new(t))
+		})
+	}
+}
+
+// wiredApp is the whole API over db with the tenant's pipeline on loopback: the Spark
 // master simulator with two workers, S3 holding the file-sink log, Kafka, and a Kubernetes
 // Deployment of workers.
-func wiredApp(t *testing.T) (*System, *sparktest.Master, *kubeDeployment) {
+func wiredApp(t *testing.T, db store.Config) (*System, *sparktest.Master, *kubeDeployment) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -108,18 +125,24 @@ tenants:
       webUrl: %q
       sparkJarPath: s3://jars/app.jar
       cluster: {clusterType: kubernetes, kubernetes: {apiServer: %q, caFile: %q, tokenFile: %q}}
-`, storetest.NewConfig(t).DSN(), s3srv.URL, khost, kport, master.RestURL(), master.WebURL(), ksrv.URL, ca, tok)
-	return appFromYAML(t, "test", y), master, kube
+`, db.DSN(), s3srv.URL, khost, kport, master.RestURL(), master.WebURL(), ksrv.URL, ca, tok)
+	return appFromYAMLPool(t, "test", y, db.MaxOpenConns), master, kube
 }
 
 // appFromYAML loads and wires the whole system from a configuration, as the local runner does.
 func appFromYAML(t *testing.T, name, y string) *System {
 	t.Helper()
+	return appFromYAMLPool(t, name, y, 0)
+}
+
+// appFromYAMLPool is appFromYAML with the store's pool bounded to maxOpenConns (0: the default).
+func appFromYAMLPool(t *testing.T, name, y string, maxOpenConns int) *System {
+	t.Helper()
 	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := setup.Load(context.Background(), name, setup.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Migrate: true})
+	env, err := setup.Load(context.Background(), name, setup.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxOpenConns: maxOpenConns, Migrate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +169,11 @@ func apiCall(t *testing.T, app *System, method, path, body string) (int, map[str
 }
 
 func TestStageReportsPostedThroughTheAPIScaleTheWorkers(t *testing.T) {
-	app, master, kube := wiredApp(t)
+	onEachDatabase(t, testStageReportsScaleTheWorkers)
+}
+
+func testStageReportsScaleTheWorkers(t *testing.T, db store.Config) {
+	app, master, kube := wiredApp(t, db)
 
 	// The job is submitted through the API and runs on a worker.
 	code, body := apiCall(t, app, "POST", "/monitor-spark-job", `{"driverCores": 1}`)
@@ -220,8 +247,14 @@ func TestStageReportsPostedThroughTheAPIScaleTheWorkers(t *testing.T) {
 	}
 }
 
+// TestSupervisionAndReplayRoutes runs on both databases: on the embedded one, a route that
+// opens a second connection inside its transaction would wait for itself (POST /replays did).
 func TestSupervisionAndReplayRoutes(t *testing.T) {
-	app, master, _ := wiredApp(t)
+	onEachDatabase(t, testSupervisionAndReplayRoutes)
+}
+
+func testSupervisionAndReplayRoutes(t *testing.T, db store.Config) {
+	app, master, _ := wiredApp(t, db)
 	code, body := apiCall(t, app, "GET", "/spark/supervision", "")
 	if code != 200 || body["data"].(map[string]any)["state"] != "ACTIVE" {
 		t.Fatalf("supervision: %d %v", code, body)

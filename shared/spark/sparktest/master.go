@@ -27,8 +27,9 @@ type Options struct {
 	Version string
 	// Now is the master's clock (default time.Now).
 	Now func() time.Time
-	// AutoLaunch, when positive, makes a background goroutine call Step at that real
-	// interval, so that submitted drivers become RUNNING without a test driving them (make run).
+	// AutoLaunch, when positive, makes a background goroutine run the cluster at that real
+	// interval, so that submitted drivers become RUNNING without a test driving them (make run):
+	// each round, every ALIVE worker heartbeats (they are running processes) and Step runs.
 	AutoLaunch time.Duration
 	// Workers are registered at start; nil means one worker with 8 cores and 8192 MB.
 	Workers []WorkerSpec
@@ -179,6 +180,7 @@ func (m *Master) autoLaunch(every time.Duration) {
 		case <-m.closed:
 			return
 		case <-t.C:
+			m.heartbeatAlive()
 			m.Step()
 		}
 	}
@@ -240,6 +242,18 @@ func (m *Master) Heartbeat(workerID string) {
 	defer m.mu.Unlock()
 	if w := m.worker(workerID); w != nil {
 		w.heartbeat = m.now()
+	}
+}
+
+// heartbeatAlive records a heartbeat from every ALIVE worker now.
+func (m *Master) heartbeatAlive() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for _, w := range m.workers {
+		if w.state == spark.WorkerAlive {
+			w.heartbeat = now
+		}
 	}
 }
 

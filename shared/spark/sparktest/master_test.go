@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,4 +298,26 @@ func TestAutoLaunch(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Error("auto-launch never made the driver RUNNING")
+}
+
+// TestAutoLaunchWorkersHeartbeat: in auto-launch mode (make run) the workers are live
+// processes: long past the worker timeout they are still ALIVE and take new drivers.
+func TestAutoLaunchWorkersHeartbeat(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC).UnixMilli())
+	m := NewMaster(Options{AutoLaunch: 5 * time.Millisecond, Now: func() time.Time { return time.UnixMilli(clock.Load()) }})
+	defer m.Close()
+	clock.Add((3 * time.Hour).Milliseconds()) // far past the 60 s worker timeout
+	id := submit(t, m, validBody)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if d, _ := m.Driver(id); d.State == spark.Running {
+			if w := m.Workers(); w[0].State != spark.WorkerAlive {
+				t.Fatalf("worker %s after three hours, want ALIVE", w[0].State)
+			}
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronising
+	}
+	t.Fatalf("the driver never ran: workers %+v (a worker that stopped heartbeating went DEAD)", m.Workers())
 }

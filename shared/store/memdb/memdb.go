@@ -38,11 +38,18 @@ func Start(addr, dbName string) (*Server, error) {
 	return &Server{srv: srv, Addr: srv.Listener.Addr().String()}, nil
 }
 
-// Config returns a store configuration for database dbName on this server.
+// MaxOpenConns is the pool size to use on this server: its in-memory engine loses rows when
+// transactions commit concurrently (a commit replaces the database with its own snapshot), so
+// every client serializes its statements on one connection. Code that must work here may
+// therefore never open a second connection while it holds a transaction.
+const MaxOpenConns = 1
+
+// Config returns a store configuration for database dbName on this server, with a pool of
+// MaxOpenConns.
 func (s *Server) Config(dbName string) store.Config {
 	host, port, _ := net.SplitHostPort(s.Addr)
 	p, _ := strconv.Atoi(port)
-	return store.Config{Host: host, Port: p, User: "root", Name: dbName}
+	return store.Config{Host: host, Port: p, User: "root", Name: dbName, MaxOpenConns: MaxOpenConns}
 }
 
 // Close stops the server.

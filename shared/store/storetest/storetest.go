@@ -76,6 +76,13 @@ var (
 // (shared by the tests of one package). It does not enforce row locks.
 func NewEmbedded(t testing.TB) *store.DB {
 	t.Helper()
+	return open(t, NewEmbeddedConfig(t))
+}
+
+// NewEmbeddedConfig creates an empty database on the package's embedded go-mysql-server and
+// returns its configuration, with the one-connection pool the local runner uses on it.
+func NewEmbeddedConfig(t testing.TB) store.Config {
+	t.Helper()
 	embeddedOnce.Do(func() { embedded, embeddedErr = memdb.Start("127.0.0.1:0", "boot") })
 	if embeddedErr != nil {
 		t.Fatalf("embedded MySQL: %v", embeddedErr)
@@ -91,7 +98,7 @@ func NewEmbedded(t testing.TB) *store.DB {
 		t.Fatalf("create embedded database: %v", err)
 	}
 	cfg.Name = name
-	return open(t, cfg)
+	return cfg
 }
 
 func open(t testing.TB, cfg store.Config) *store.DB {

@@ -1,0 +1,84 @@
+package samtemplate
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Template is a parsed SAM template, read for what local tools need from it: each function's
+// timeout (make invoke) and the dashboard's body (the local runner's /dashboard).
+type Template struct {
+	root map[string]*yaml.Node
+}
+
+// Load parses the template at path (CloudFormation's short tags such as !Sub are kept as
+// tagged nodes).
+func Load(path string) (*Template, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read SAM template: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil || len(root.Content) == 0 {
+		return nil, fmt.Errorf("parse SAM template %s: %v", path, err)
+	}
+	return &Template{root: mapping(root.Content[0])}, nil
+}
+
+// FunctionTimeout is the Timeout of function logicalID, or the Globals' when it sets none.
+func (t *Template) FunctionTimeout(logicalID string) (time.Duration, error) {
+	fn := get(t.root["Resources"], logicalID)
+	if fn == nil {
+		return 0, fmt.Errorf("SAM template has no resource %s", logicalID)
+	}
+	n := get(fn, "Properties", "Timeout")
+	if n == nil {
+		n = get(t.root["Globals"], "Function", "Timeout")
+	}
+	if n == nil {
+		return 3 * time.Second, nil // Lambda's default
+	}
+	s, err := strconv.Atoi(n.Value)
+	if err != nil || s <= 0 {
+		return 0, fmt.Errorf("SAM template: %s Timeout %q is not a positive number of seconds", logicalID, n.Value)
+	}
+	return time.Duration(s) * time.Second, nil
+}
+
+// DashboardBody is the DashboardBody of the AWS::CloudWatch::Dashboard resource named
+// logicalID, as written (a !Sub string keeps its ${...} references).
+func (t *Template) DashboardBody(logicalID string) (string, error) {
+	n := get(t.root["Resources"], logicalID, "Properties", "DashboardBody")
+	if n == nil {
+		return "", fmt.Errorf("SAM template has no dashboard body at %s", logicalID)
+	}
+	if n.Kind == yaml.SequenceNode && len(n.Content) > 0 { // !Sub [body, {vars}]
+		n = n.Content[0]
+	}
+	return n.Value, nil
+}
+
+func mapping(n *yaml.Node) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = n.Content[i+1]
+	}
+	return out
+}
+
+func get(n *yaml.Node, path ...string) *yaml.Node {
+	for _, p := range path {
+		n = mapping(n)[p]
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
