@@ -3,7 +3,8 @@
 # and started by scripts/mariadb.sh), moto_server (an AWS API emulator; it ships with this kind
 # of machine's image), and the SAM translator beside cfn-lint. A missing one is installed where
 # a package registry has it; what still misses is named here, and the tests that need it fail
-# under CI=true (they skip elsewhere).
+# under CI=true (they skip elsewhere). Debian's chromium (the dashboard's browser test) is
+# installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/mariadb.sh
@@ -16,4 +17,11 @@ fi
 if ! python3 -c 'import samtranslator' >/dev/null 2>&1; then
   echo "standins.sh: the SAM translator (python module samtranslator) is missing; trying pip" >&2
   python3 -m pip install --quiet 'aws-sam-translator==1.110.0' 'cfn-lint==1.51.0' >&2 || true
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "standins.sh: installing Debian's chromium for the dashboard's browser test" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; } ||
+    echo "standins.sh: chromium could not be installed (apt-get install -y chromium)" >&2
 fi
