@@ -24,6 +24,7 @@ type chunkOutcome struct {
 	copied        int      // executions written (row or stages)
 	stagesDeleted int      // stale stages deleted
 	gone          []string // local copies whose execution is gone from the peer or no longer the peer's
+	quarantined   int      // executions too large for any statement, recorded and skipped
 	err           error
 }
 
@@ -57,6 +58,7 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 	for _, o := range out {
 		r.count(t.typ).peered.Add(int64(o.copied))
 		r.count(t.typ).stagesDeleted.Add(int64(o.stagesDeleted))
+		r.count(t.typ).quarantined.Add(int64(o.quarantined))
 		if o.err != nil {
 			r.fail(ctx, t.typ, fmt.Sprintf("copy %s chunk (first id %s)", t.typ, o.items[0].id), o.err)
 		}
@@ -106,7 +108,7 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 	}
 	var owned []string
 	for _, id := range ids {
-		if k, ok := peerExec[id]; ok && (!k.partition.Valid || k.partition.String == peerID) {
+		if k, ok := peerExec[id]; ok && ownedBy(k, peerID) {
 			owned = append(owned, id)
 		}
 	}
@@ -126,36 +128,8 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		return o
 	}
 
-	var plans []execPlan
-	for _, id := range ids {
-		lk, inLocal := localExec[id]
-		if inLocal && (!lk.partition.Valid || lk.partition.String != peerID) {
-			continue // owned here (or by another peer): never written by this copier
-		}
-		if !slices.Contains(owned, id) {
-			if inLocal {
-				o.gone = append(o.gone, id)
-			}
-			continue
-		}
-		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, peerExec[id].updatedAt)}
-		have := map[string]key{}
-		for _, s := range localStages[id] {
-			have[s.id] = s
-		}
-		for _, s := range peerStages[id] {
-			if l, ok := have[s.id]; !ok || !sameVersion(l.updatedAt, s.updatedAt) {
-				p.stages = append(p.stages, s.id)
-			}
-			delete(have, s.id)
-		}
-		for sid := range have {
-			p.staleStages = append(p.staleStages, sid)
-		}
-		if p.writeRow || len(p.stages) > 0 || len(p.staleStages) > 0 {
-			plans = append(plans, p)
-		}
-	}
+	plans, gone := planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
+	o.gone = gone
 	if len(plans) == 0 {
 		return o
 	}
@@ -194,16 +168,142 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 	for _, er := range execRows {
 		er[t.partitionColumn] = []byte(peerID)
 	}
+	plans, quarantine := r.oversize(t, plans, peerExec, execRows, stageRows, execComp, stageComp)
 	err = r.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		o.copied, o.stagesDeleted, err = r.writeChunk(ctx, tx, t, plans, execRows, stageRows, execComp, stageComp)
-		return err
+		if o.copied, o.stagesDeleted, err = r.writeChunk(ctx, tx, t, plans, execRows, stageRows, execComp, stageComp); err != nil {
+			return err
+		}
+		return r.quarantine(ctx, tx, t, quarantine)
 	})
 	if err != nil {
 		o.copied, o.stagesDeleted = 0, 0
 		o.err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+		return o
+	}
+	o.quarantined = len(quarantine)
+	for _, q := range quarantine {
+		r.c.log.WarnContext(ctx, "peering quarantined an execution too large for any statement", "peer", peerID, "executionType", string(t.typ),
+			"execution", q.id, "table", q.table, "bytes", q.bytes, "budget", r.c.budget)
 	}
 	return o
+}
+
+// quarantined is an execution left uncopied because one of its rows is larger than any
+// statement the local server accepts.
+type quarantined struct {
+	id        string
+	updatedAt sql.NullInt64
+	table     string // the table of the largest offending row
+	bytes     int    // that row's size in a statement
+}
+
+// oversize takes out of plans every execution one of whose rows (execution, stage or
+// compressed body) cannot fit in a statement under the packet budget, and returns them. The
+// whole execution is left out, so no half-copied execution is ever written.
+func (r *peerRun) oversize(t table, plans []execPlan, peerExec map[string]key, execRows, stageRows, execComp, stageComp []row) ([]execPlan, []quarantined) {
+	parent := map[string]string{} // stage id -> execution id
+	for _, p := range plans {
+		for _, s := range p.stages {
+			parent[s] = p.id
+		}
+	}
+	bad := map[string]quarantined{}
+	check := func(tbl string, columns []string, rows []row, owner func(id string) string) {
+		room := r.c.budget - statementFixed(tbl, columns)
+		for _, rw := range rows {
+			if n := rowSize(rw); n > room {
+				id := owner(string(rw[0].([]byte)))
+				if q, ok := bad[id]; !ok || n > q.bytes {
+					bad[id] = quarantined{id: id, table: tbl, bytes: n}
+				}
+			}
+		}
+	}
+	self := func(id string) string { return id }
+	stageOwner := func(id string) string { return parent[id] }
+	check(t.executions, t.execColumns, execRows, self)
+	check(t.stages, t.stageColumns, stageRows, stageOwner)
+	check(compressed(t.executions), compressedColumns, execComp, self)
+	check(compressed(t.stages), compressedColumns, stageComp, stageOwner)
+	if len(bad) == 0 {
+		return plans, nil
+	}
+	var keep []execPlan
+	var out []quarantined
+	for _, p := range plans {
+		q, ok := bad[p.id]
+		if !ok {
+			keep = append(keep, p)
+			continue
+		}
+		q.updatedAt = peerExec[p.id].updatedAt
+		out = append(out, q)
+	}
+	return keep, out
+}
+
+// quarantine records executions left uncopied (one row per peer, type and execution, with
+// the version that was too large), in the chunk's fenced transaction.
+func (r *peerRun) quarantine(ctx context.Context, tx *sql.Tx, t table, qs []quarantined) error {
+	for _, q := range qs {
+		_, err := tx.ExecContext(ctx, `INSERT INTO peering_quarantine (peer_id, execution_type, execution_id, updated_at, row_bytes, reason, quarantined_at_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE updated_at = VALUES(updated_at), row_bytes = VALUES(row_bytes),
+			reason = VALUES(reason), quarantined_at_ms = VALUES(quarantined_at_ms)`,
+			r.p.ID, string(t.typ), q.id, q.updatedAt, q.bytes,
+			fmt.Sprintf("a row of %s is %d bytes, over the %d-byte statement budget (max_allowed_packet - 8 KiB)", q.table, q.bytes, r.c.budget),
+			r.c.opts.Now().UnixMilli())
+		if err != nil {
+			return fmt.Errorf("quarantine %s %s: %w", t.typ, q.id, err)
+		}
+	}
+	return nil
+}
+
+// ownedBy reports whether an execution row belongs to peer peerID: its partition, or NULL
+// (a legacy row written before partitions existed). Locally, only partition = peerID rows
+// are copies of that peer.
+func ownedBy(k key, peerID string) bool { return !k.partition.Valid || k.partition.String == peerID }
+
+// planChunk decides, from the keys alone, what a chunk writes: for each id, whether the
+// execution row differs or is missing locally, which peer stages are missing or different
+// locally and which local stages the peer no longer has. A local row whose partition is not
+// the peer's (owned here, e.g. after a takeover, or by another peer) is never planned; a
+// local copy whose execution the peer no longer has or owns is returned in gone. Executions
+// with nothing to write are left out.
+func planChunk(peerID string, ids []string, peerExec map[string]key, peerStages map[string][]key, localExec map[string]key, localStages map[string][]key) (plans []execPlan, gone []string) {
+	for _, id := range ids {
+		lk, inLocal := localExec[id]
+		if inLocal && (!lk.partition.Valid || lk.partition.String != peerID) {
+			continue
+		}
+		pk, atPeer := peerExec[id]
+		if !atPeer || !ownedBy(pk, peerID) {
+			if inLocal {
+				gone = append(gone, id)
+			}
+			continue
+		}
+		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, pk.updatedAt)}
+		have := map[string]key{}
+		for _, s := range localStages[id] {
+			have[s.id] = s
+		}
+		for _, s := range peerStages[id] {
+			if l, ok := have[s.id]; !ok || !sameVersion(l.updatedAt, s.updatedAt) {
+				p.stages = append(p.stages, s.id)
+			}
+			delete(have, s.id)
+		}
+		for sid := range have {
+			p.staleStages = append(p.staleStages, sid)
+		}
+		slices.Sort(p.staleStages)
+		if p.writeRow || len(p.stages) > 0 || len(p.staleStages) > 0 {
+			plans = append(plans, p)
+		}
+	}
+	return plans, gone
 }
 
 // writeChunk applies a chunk's plans in the local transaction tx.

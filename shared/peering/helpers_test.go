@@ -39,7 +39,7 @@ func (p *pair) reset(t testing.TB) {
 		for _, tb := range []string{"pipelines_compressed_executions", "pipeline_stages_compressed_executions",
 			"orchestrations_compressed_executions", "orchestration_stages_compressed_executions",
 			"pipeline_stages", "pipelines", "orchestration_stages", "orchestrations", "deleted_executions",
-			"peering_state", "peering_switches", "leases"} {
+			"peering_state", "peering_switches", "peering_quarantine", "leases"} {
 			mustExec(t, db, "DELETE FROM "+tb)
 		}
 	}
@@ -81,7 +81,7 @@ func (f *fakeRecorder) all() []executions.Action {
 
 func testOptions() Options {
 	return Options{Partition: localPartition, IntervalMs: 10, ThreadCount: 4, ChunkSize: 2, ClockDriftMs: 10,
-		MaxAllowedDeleteCount: 100, PageSize: 3}
+		MaxAllowedDeleteCount: 100, PageSize: 3, SweepSlice: -1}
 }
 
 func (p *pair) copier(t testing.TB, opts Options, rec recorder, peers ...Peer) *Copier {

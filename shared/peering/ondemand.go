@@ -53,10 +53,7 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	if sw, err := c.local.PeeringSwitches(ctx); err == nil && sw.MaxAllowedDeleteCount != nil {
 		limit = *sw.MaxAllowedDeleteCount
 	}
-	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[ExecutionType]*counts{}}
-	for _, et := range executionTypes {
-		r.counts[et] = &counts{}
-	}
+	r := newPeerRun(c, p, lease, limit)
 	items := make([]item, len(ids))
 	for i, id := range ids {
 		items[i] = item{id: id}
@@ -65,7 +62,7 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	for _, o := range r.copyAll(ctx, t, items) {
 		gone = append(gone, o.gone...)
 	}
-	r.diffDeletes(ctx, t, gone)
+	r.diffDeletes(ctx, map[ExecutionType][]string{typ: gone}, progress{})
 	k := r.counts[typ]
 	sum := PeerSummary{Passes: 1, NumPeered: int(k.peered.Load()), NumDeleted: int(k.deleted.Load()),
 		NumStagesDeleted: int(k.stagesDeleted.Load()), NumErrors: int(k.errors.Load())}
@@ -73,23 +70,4 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 		return sum, fmt.Errorf("copy now from peer %s: %d errors (see the log)", peerID, sum.NumErrors)
 	}
 	return sum, nil
-}
-
-// checkReach pings the peer's database and records the outcome, which the ownership
-// takeover reads (a foreign execution may be taken over once its owner has been unreachable
-// long enough).
-func (c *Copier) checkReach(ctx context.Context, p *peer) {
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := p.DB.PingContext(pctx)
-	if ctx.Err() != nil {
-		return // our own deadline, not the peer's fault
-	}
-	cause := ""
-	if err != nil {
-		cause = err.Error()
-	}
-	if rerr := c.local.RecordPeerContact(ctx, p.ID, err == nil, c.opts.Now(), cause); rerr != nil {
-		c.log.WarnContext(ctx, "record peer contact", "peer", p.ID, "error", rerr)
-	}
 }

@@ -509,18 +509,28 @@ func TestStatementsStayUnderThePacketBudget(t *testing.T) {
 		putExec(t, p.peer, exec{typ: Pipeline, id: id, partition: peerID, updatedAt: int64(10 + i), body: strings.Repeat("'", 400),
 			stages: []stage{{id: id + "a", updatedAt: 1, body: strings.Repeat("x", 900)}, {id: id + "b", updatedAt: 1, body: strings.Repeat("\\", 450)}, {id: id + "c", updatedAt: 1, body: strings.Repeat("y", 900)}}})
 	}
-	// One execution too large for any statement: its chunk fails, the rest are copied.
+	// One execution too large for any statement: quarantined (recorded, counted), the rest
+	// are copied and the watermark moves past it.
 	putExec(t, p.peer, exec{typ: Pipeline, id: "POISON", partition: peerID, updatedAt: 100, body: strings.Repeat("z", 3000)})
 	opts := testOptions()
 	opts.ChunkSize = 1
 	opts.packetBudget = 2000
 	c := p.copier(t, opts, nil)
 	s := pass(t, c)
-	if s.NumErrors != 1 || s.NumPeered != 6 {
-		t.Errorf("summary %+v, want 6 peered and 1 error (the poison row)", s)
+	if s.NumErrors != 0 || s.NumPeered != 6 || s.NumQuarantined != 1 {
+		t.Errorf("summary %+v, want 6 peered, the poison row quarantined and no error", s)
 	}
-	if h := getState(t, p.local, "pipeline").HighMark; h >= 100 {
-		t.Errorf("high mark %d passed the failed row (100)", h)
+	if h := getState(t, p.local, "pipeline").HighMark; h < 100 {
+		t.Errorf("high mark %d held below the quarantined row (100)", h)
+	}
+	var id string
+	var bytes, updated int64
+	if err := p.local.SQL().QueryRow("SELECT execution_id, row_bytes, updated_at FROM peering_quarantine WHERE peer_id = ? AND execution_type = 'pipeline'", peerID).
+		Scan(&id, &bytes, &updated); err != nil || id != "POISON" || bytes < 3000 || updated != 100 {
+		t.Errorf("quarantine record %q %d bytes at %d (%v); want POISON, over 3000 bytes, version 100", id, bytes, updated, err)
+	}
+	if n := countRows(t, p.local, "SELECT COUNT(*) FROM pipelines WHERE id = 'POISON'"); n != 0 {
+		t.Errorf("the quarantined execution was written")
 	}
 	mustExec(t, p.peer, "DELETE FROM pipelines WHERE id = 'POISON'")
 	pass(t, c)

@@ -2,10 +2,13 @@ package peering
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,17 +20,31 @@ import (
 // counts are one execution type's counters for one pass of one peer.
 type counts struct {
 	peered, deleted, stagesDeleted, errors atomic.Int64
+	quarantined                            atomic.Int64 // executions too large for any statement
+	refused                                int          // diff deletes refused over the limit
+	divergences                            int          // differences the reconciliation sweep found
 	lag                                    time.Duration
 }
 
 // peerRun is one pass over one peer, under its lease.
 type peerRun struct {
-	c      *Copier
-	p      *peer
-	lease  store.Lease
-	limit  int // the diff-delete limit for this pass
+	c     *Copier
+	p     *peer
+	lease store.Lease
+	limit int // the delete limit for this pass, across execution types
+	// budget is what is left of limit for the sweep's deletes once the diff deletes are done
+	// (0 after a refusal).
+	budget int
 	counts map[ExecutionType]*counts
 	lost   atomic.Bool // the lease was taken over: stop
+}
+
+func newPeerRun(c *Copier, p *peer, lease store.Lease, limit int) *peerRun {
+	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[ExecutionType]*counts{}}
+	for _, t := range executionTypes {
+		r.counts[t] = &counts{}
+	}
+	return r
 }
 
 func (r *peerRun) count(t ExecutionType) *counts { return r.counts[t] }
@@ -46,22 +63,33 @@ func (r *peerRun) fail(ctx context.Context, t ExecutionType, what string, err er
 	r.c.log.ErrorContext(ctx, "peering step failed", "peer", r.p.ID, "executionType", string(t), "step", what, "error", err)
 }
 
-const tombstonesKind = "tombstones"
+// The peering_state rows that are not an execution type: the tombstone cursor, and the
+// digest of the last refused delete set.
+const (
+	tombstonesKind = "tombstones"
+	deletesKind    = "deletes"
+)
 
 // errChunksFailed means some chunks of a step failed (each already counted and logged).
 var errChunksFailed = errors.New("some chunks failed; the watermark stays below them")
 
 // progress is a peer's stored state for one execution type (or the tombstone cursor).
 type progress struct {
-	HighMark      int64 // largest peer updated_at covered by clean chunks (epoch ms)
-	FirstPassDone bool  // the completed delta has drained once: active copying is on
-	Cursor        int64 // tombstones: largest deleted_executions.id applied
+	HighMark      int64  // largest peer updated_at covered by clean chunks (epoch ms)
+	FirstPassDone bool   // the completed delta has drained once: active copying is on
+	Cursor        int64  // tombstones: largest deleted_executions.id applied
+	SweepMark     int64  // the reconciliation sweep has compared copies up to this updated_at
+	Digest        string // deletes: digest of the refused delete set last recorded
 }
 
 func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 	start := c.opts.Now()
 	c.checkReach(ctx, p)
 	lease, err := c.acquire(ctx, p)
+	if err != nil && ctx.Err() != nil {
+		c.stopAcquire(ctx, p)
+		return PeerSummary{Skipped: 1}
+	}
 	if errors.Is(err, store.ErrLeaseHeld) {
 		c.log.DebugContext(ctx, "peer lease held by another copier; skipped", "peer", p.ID)
 		return PeerSummary{Skipped: 1}
@@ -70,10 +98,7 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		c.log.ErrorContext(ctx, "acquire peer lease", "peer", p.ID, "error", err)
 		return PeerSummary{Skipped: 1, NumErrors: 1}
 	}
-	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[ExecutionType]*counts{}}
-	for _, t := range executionTypes {
-		r.counts[t] = &counts{}
-	}
+	r := newPeerRun(c, p, lease, limit)
 	defer func() {
 		err := c.local.ReleaseLease(context.WithoutCancel(ctx), r.lease)
 		p.mu.Lock()
@@ -93,14 +118,28 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 			r.fail(ctx, t, "read peering state", err)
 		}
 	} else {
+		gone := map[ExecutionType][]string{}
 		for _, t := range executionTypes {
 			if r.lost.Load() || !r.renew(ctx) {
 				break
 			}
-			r.peerExecutions(ctx, tables[t], state[string(t)])
+			st := state[string(t)]
+			gone[t] = r.peerExecutions(ctx, tables[t], &st)
+			state[string(t)] = st
+		}
+		if !r.lost.Load() {
+			r.diffDeletes(ctx, gone, state[deletesKind])
 		}
 		if !r.lost.Load() && r.renew(ctx) {
 			r.peerTombstones(ctx, state[tombstonesKind])
+		}
+		for _, t := range executionTypes {
+			if r.lost.Load() || !r.renew(ctx) {
+				break
+			}
+			if err := r.sweep(ctx, tables[t], state[string(t)]); err != nil {
+				r.fail(ctx, t, "reconciliation sweep of "+string(t)+" executions", err)
+			}
 		}
 	}
 	r.custom(ctx)
@@ -112,11 +151,17 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		sum.NumDeleted += int(k.deleted.Load())
 		sum.NumStagesDeleted += int(k.stagesDeleted.Load())
 		sum.NumErrors += int(k.errors.Load())
+		sum.NumRefused += k.refused
+		sum.NumQuarantined += int(k.quarantined.Load())
+		sum.NumDivergences += k.divergences
 		c.emit(ctx, p.ID, string(t), metrics.Metric{Name: "pollers.peering.lag", Value: k.lag.Seconds(), Unit: metrics.Seconds},
 			metrics.Metric{Name: "pollers.peering.numPeered", Value: float64(k.peered.Load()), Unit: metrics.Count},
 			metrics.Metric{Name: "pollers.peering.numDeleted", Value: float64(k.deleted.Load()), Unit: metrics.Count},
 			metrics.Metric{Name: "pollers.peering.numStagesDeleted", Value: float64(k.stagesDeleted.Load()), Unit: metrics.Count},
-			metrics.Metric{Name: "pollers.peering.numErrors", Value: float64(k.errors.Load()), Unit: metrics.Count})
+			metrics.Metric{Name: "pollers.peering.numErrors", Value: float64(k.errors.Load()), Unit: metrics.Count},
+			metrics.Metric{Name: "pollers.peering.numRefusedDeletes", Value: float64(k.refused), Unit: metrics.Count},
+			metrics.Metric{Name: "pollers.peering.numQuarantined", Value: float64(k.quarantined.Load()), Unit: metrics.Count},
+			metrics.Metric{Name: "pollers.peering.numDivergences", Value: float64(k.divergences), Unit: metrics.Count})
 	}
 	c.emit(ctx, p.ID, "OVER_ALL", metrics.Metric{Name: "pollers.peering.lag", Value: lag.Seconds(), Unit: metrics.Seconds})
 	return sum
@@ -159,6 +204,23 @@ func (c *Copier) acquire(ctx context.Context, p *peer) (store.Lease, error) {
 	return l, nil
 }
 
+// stopAcquire ends a pass whose lease acquisition the deadline cut short: a clean stop, not
+// an error. The server may have granted the lease before the answer was lost, so whatever
+// this copier holds on the peer is released (by holder: the token never arrived), and the
+// next invocation does not find the peer locked for a whole TTL.
+func (c *Copier) stopAcquire(ctx context.Context, p *peer) {
+	c.log.InfoContext(ctx, "peering pass cut short by the deadline while taking the peer lease", "peer", p.ID)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := c.local.ReleaseHolderLease(rctx, "peering/"+p.ID, c.opts.Holder); err != nil {
+		c.log.WarnContext(ctx, "release peer lease after a cut-short acquire", "peer", p.ID, "error", err)
+		return
+	}
+	p.mu.Lock()
+	p.unreleased = nil
+	p.mu.Unlock()
+}
+
 // renew extends the lease when half of it has gone; false means it was lost.
 func (r *peerRun) renew(ctx context.Context) bool {
 	if r.lease.ExpiresAt.Sub(r.c.local.Now()) > r.c.opts.LeaseTTL/2 {
@@ -176,7 +238,7 @@ func (r *peerRun) renew(ctx context.Context) bool {
 
 func (r *peerRun) loadState(ctx context.Context) (map[string]progress, error) {
 	out := map[string]progress{}
-	rs, err := r.c.local.SQL().QueryContext(ctx, "SELECT execution_type, high_mark_ms, first_pass_done, cursor_id FROM peering_state WHERE peer_id = ?", r.p.ID)
+	rs, err := r.c.local.SQL().QueryContext(ctx, "SELECT execution_type, high_mark_ms, first_pass_done, cursor_id, sweep_mark_ms, refused_digest FROM peering_state WHERE peer_id = ?", r.p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read peering state of %s: %w", r.p.ID, err)
 	}
@@ -184,7 +246,7 @@ func (r *peerRun) loadState(ctx context.Context) (map[string]progress, error) {
 	for rs.Next() {
 		var kind string
 		var p progress
-		if err := rs.Scan(&kind, &p.HighMark, &p.FirstPassDone, &p.Cursor); err != nil {
+		if err := rs.Scan(&kind, &p.HighMark, &p.FirstPassDone, &p.Cursor, &p.SweepMark, &p.Digest); err != nil {
 			return nil, fmt.Errorf("read peering state of %s: %w", r.p.ID, err)
 		}
 		out[kind] = p
@@ -207,12 +269,27 @@ func (r *peerRun) saveState(ctx context.Context, kind string, p progress) error 
 	})
 }
 
+// saveColumn stores one more column of a peering_state row under the lease's fence (the
+// sweep mark, the refused digest) without touching the others.
+func (r *peerRun) saveColumn(ctx context.Context, kind, column string, v any) error {
+	return r.c.local.WithFence(ctx, r.lease, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO peering_state (peer_id, execution_type, `+column+`, updated_at_ms) VALUES (?, ?, ?, ?)
+			ON DUPLICATE KEY UPDATE `+column+` = VALUES(`+column+`), updated_at_ms = VALUES(updated_at_ms)`,
+			r.p.ID, kind, v, r.c.opts.Now().UnixMilli())
+		if err != nil {
+			return fmt.Errorf("save peering state %s/%s %s: %w", r.p.ID, kind, column, err)
+		}
+		return nil
+	})
+}
+
 // peerExecutions copies one execution type: the completed delta, then (from the second pass
-// on) the active executions, then the diff deletes both found.
-func (r *peerRun) peerExecutions(ctx context.Context, t table, st progress) {
+// on) the active executions. It returns the local copies both found gone from the peer, for
+// the pass's diff deletes (one limit across types).
+func (r *peerRun) peerExecutions(ctx context.Context, t table, st *progress) (gone []string) {
 	start := r.c.opts.Now()
 	firstPass := !st.FirstPassDone
-	drained, gone, err := r.completed(ctx, t, &st)
+	drained, gone, err := r.completed(ctx, t, st)
 	if err != nil && !errors.Is(err, errChunksFailed) { // failed chunks were counted one by one
 		r.fail(ctx, t.typ, "completed "+string(t.typ)+" executions", err)
 	}
@@ -223,16 +300,14 @@ func (r *peerRun) peerExecutions(ctx context.Context, t table, st progress) {
 		}
 		gone = append(gone, g...)
 	}
-	if !r.lost.Load() {
-		r.diffDeletes(ctx, t, gone)
-	}
 	if firstPass && drained && err == nil && !r.lost.Load() {
 		st.FirstPassDone = true
-		if err := r.saveState(ctx, string(t.typ), st); err != nil {
+		if err := r.saveState(ctx, string(t.typ), *st); err != nil {
 			r.fail(ctx, t.typ, "save first-pass flag", err)
 		}
 	}
 	r.count(t.typ).lag = r.c.opts.Now().Sub(start)
+	return gone
 }
 
 // completed copies the peer's completed executions changed since the watermark minus the
@@ -287,7 +362,7 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 		if full {
 			q, args = localWindowSQL(t, true), append(args, upper)
 		}
-		window, err := fetchItems(ctx, r.c.local.SQL(), q, args...)
+		window, err := scan(ctx, r.c.local.SQL(), versionOf, q, args...)
 		if err != nil {
 			return false, gone, fmt.Errorf("local window: %w", err)
 		}
@@ -334,7 +409,7 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 // its last updated_at; if every key shares one value, all keys of that value are read.
 func (r *peerRun) completedPage(ctx context.Context, t table, lower int64) (keys []key, upper int64, full bool, err error) {
 	limit := r.c.opts.PageSize
-	keys, err = fetchKeyList(ctx, r.p.DB, completedPageSQL(t), r.p.ID, lower, limit)
+	keys, err = scan(ctx, r.p.DB, execKey, completedPageSQL(t), r.p.ID, lower, limit)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("peer %s: read completed %s keys: %w", r.p.ID, t.typ, err)
 	}
@@ -349,7 +424,7 @@ func (r *peerRun) completedPage(ctx context.Context, t table, lower int64) (keys
 	if cut > 0 {
 		return keys[:cut], keys[cut-1].updatedAt.Int64, true, nil
 	}
-	keys, err = fetchKeyList(ctx, r.p.DB, completedTieSQL(t), r.p.ID, last)
+	keys, err = scan(ctx, r.p.DB, execKey, completedTieSQL(t), r.p.ID, last)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("peer %s: read completed %s keys: %w", r.p.ID, t.typ, err)
 	}
@@ -394,31 +469,76 @@ func (r *peerRun) active(ctx context.Context, t table) ([]string, error) {
 	return gone, nil
 }
 
-// diffDeletes deletes local copies that the diff found gone from the peer, unless there are
-// more than the delete limit: then it deletes none of them, counts an error and records the
-// refusal (Orca's "don't delete the world").
-func (r *peerRun) diffDeletes(ctx context.Context, t table, gone []string) {
-	slices.Sort(gone)
-	gone = slices.Compact(gone)
-	if len(gone) == 0 {
+// diffDeletes deletes local copies that the diff found gone from the peer, of every type,
+// unless there are more than the delete limit in all: then it deletes none of them, counts an
+// error and the refused ids, and records the refusal once per condition (the same refused
+// set is not recorded again while it lasts) (Orca's "don't delete the world", per peer per
+// pass rather than per type). What the diff leaves of the limit is the sweep's budget.
+func (r *peerRun) diffDeletes(ctx context.Context, gone map[ExecutionType][]string, st progress) {
+	total := 0
+	for _, t := range executionTypes {
+		g := gone[t]
+		slices.Sort(g)
+		gone[t] = slices.Compact(g)
+		total += len(gone[t])
+	}
+	if total > r.limit {
+		r.budget = 0
+		ids := map[string][]string{}
+		var types []string
+		for _, t := range executionTypes {
+			if len(gone[t]) > 0 {
+				r.count(t).errors.Add(1)
+				r.count(t).refused = len(gone[t])
+				ids[string(t)] = gone[t]
+				types = append(types, string(t))
+			}
+		}
+		r.c.log.ErrorContext(ctx, "refusing peering deletes over the limit", "peer", r.p.ID, "count", total, "maxAllowedDeleteCount", r.limit)
+		digest := refusalDigest(gone, r.limit)
+		if digest == st.Digest {
+			return // this refusal is already on record
+		}
+		r.record(ctx, strings.Join(types, ","), "diff", ids, 0, executions.Terminal,
+			fmt.Sprintf("refused to delete %d copies of peer %s: more than maxAllowedDeleteCount %d", total, r.p.ID, r.limit))
+		if err := r.saveColumn(ctx, deletesKind, "refused_digest", digest); err != nil {
+			r.c.log.WarnContext(ctx, "save refused-delete digest", "peer", r.p.ID, "error", err)
+		}
 		return
 	}
-	if len(gone) > r.limit {
-		r.count(t.typ).errors.Add(1)
-		r.c.log.ErrorContext(ctx, "refusing peering deletes over the limit", "peer", r.p.ID, "executionType", string(t.typ),
-			"count", len(gone), "maxAllowedDeleteCount", r.limit)
-		r.record(ctx, t, "diff", gone, 0, executions.Terminal,
-			fmt.Sprintf("refused to delete %d %s copies of peer %s: more than maxAllowedDeleteCount %d", len(gone), t.typ, r.p.ID, r.limit))
-		return
+	if st.Digest != "" { // the refused condition has cleared: a new one is recorded again
+		if err := r.saveColumn(ctx, deletesKind, "refused_digest", ""); err != nil {
+			r.c.log.WarnContext(ctx, "clear refused-delete digest", "peer", r.p.ID, "error", err)
+		}
 	}
-	n, err := r.deleteExecutions(ctx, t, gone)
-	r.count(t.typ).deleted.Add(int64(n))
-	if n > 0 {
-		r.record(ctx, t, "diff", gone, n, executions.Succeeded, fmt.Sprintf("deleted %d %s copies gone from peer %s", n, t.typ, r.p.ID))
+	r.budget = r.limit - total
+	for _, t := range executionTypes {
+		if len(gone[t]) == 0 {
+			continue
+		}
+		n, err := r.deleteExecutions(ctx, tables[t], gone[t])
+		r.count(t).deleted.Add(int64(n))
+		if n > 0 {
+			r.record(ctx, string(t), "diff", gone[t], n, executions.Succeeded, fmt.Sprintf("deleted %d %s copies gone from peer %s", n, t, r.p.ID))
+		}
+		if err != nil {
+			r.fail(ctx, t, "diff deletes", err)
+		}
 	}
-	if err != nil {
-		r.fail(ctx, t.typ, "diff deletes", err)
+}
+
+// refusalDigest identifies a refused delete condition: the limit and the sorted ids of each
+// type.
+func refusalDigest(gone map[ExecutionType][]string, limit int) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "limit=%d", limit)
+	for _, t := range executionTypes {
+		fmt.Fprintf(h, "|%s", t)
+		for _, id := range gone[t] {
+			fmt.Fprintf(h, ",%s", id)
+		}
 	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 const tombstoneBatch = 5000
@@ -467,7 +587,7 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 			deleted, err := r.deleteExecutions(ctx, tables[t], ids)
 			r.count(t).deleted.Add(int64(deleted))
 			if deleted > 0 {
-				r.record(ctx, tables[t], "tombstone", ids, deleted, executions.Succeeded,
+				r.record(ctx, string(t), "tombstone", ids, deleted, executions.Succeeded,
 					fmt.Sprintf("deleted %d %s copies that peer %s deleted", deleted, t, r.p.ID))
 			}
 			if err != nil {
@@ -490,14 +610,14 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 }
 
 // record writes a peering delete (or a refused one) as an execution.
-func (r *peerRun) record(ctx context.Context, t table, reason string, ids []string, deleted int, status executions.Status, desc string) {
+func (r *peerRun) record(ctx context.Context, typ, reason string, ids any, deleted int, status executions.Status, desc string) {
 	if r.c.rec == nil {
 		return
 	}
 	_, err := r.c.rec.Record(ctx, executions.Action{
 		Tenant: "peering", Kind: "peeringDelete", Description: desc, Status: status, Trigger: "schedule",
-		Inputs:  map[string]any{"peerId": r.p.ID, "executionType": string(t.typ), "reason": reason, "executionIds": ids},
-		Rule:    fmt.Sprintf("delete local copies gone from the peer; refuse more than maxAllowedDeleteCount (%d) diff deletes per pass", r.limit),
+		Inputs:  map[string]any{"peerId": r.p.ID, "executionType": typ, "reason": reason, "executionIds": ids},
+		Rule:    fmt.Sprintf("delete local copies gone from the peer; refuse more than maxAllowedDeleteCount (%d) diff deletes per peer per pass, across types", r.limit),
 		Outcome: map[string]any{"deleted": deleted},
 	})
 	if err != nil {
@@ -518,42 +638,6 @@ func (r *peerRun) custom(ctx context.Context) {
 	case !ok:
 		r.c.log.ErrorContext(ctx, "custom peerer reported failure", "peer", r.p.ID, "peerer", fmt.Sprintf("%T", r.p.Custom))
 	}
-}
-
-// fetchKeyList reads (id, updated_at, partition) rows in query order.
-func fetchKeyList(ctx context.Context, q querier, query string, args ...any) ([]key, error) {
-	rs, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []key
-	for rs.Next() {
-		var k key
-		if err := rs.Scan(&k.id, &k.updatedAt, &k.partition); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rs.Err()
-}
-
-// fetchItems reads (id, updated_at) rows.
-func fetchItems(ctx context.Context, q querier, query string, args ...any) ([]item, error) {
-	rs, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []item
-	for rs.Next() {
-		var it item
-		if err := rs.Scan(&it.id, &it.updatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, rs.Err()
 }
 
 // The queries that run every pass, kept here so a test can EXPLAIN exactly them.
