@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/go-sql-driver/mysql"
@@ -71,6 +72,8 @@ type execPlan struct {
 	id          string
 	writeRow    bool     // the execution row differs or is missing locally
 	staleStages []string // local stages the peer no longer has
+	rowHere     bool     // the execution row exists locally
+	stagesHere  []string // the stages among stages that exist locally (changed, not new)
 	stages      []string // peer stages missing or different locally
 }
 
@@ -122,7 +125,15 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		o.err = fmt.Errorf("local: %w", err)
 		return o
 	}
-	localStages, err := fetchStageKeys(ctx, r.c.local.SQL(), t.stages, ids)
+	// Only executions that exist here can have stages here (a chunk writes or deletes an
+	// execution and its stages together), so a bulk copy of new executions skips this read.
+	var here []string
+	for _, id := range ids {
+		if _, ok := localExec[id]; ok {
+			here = append(here, id)
+		}
+	}
+	localStages, err := fetchStageKeys(ctx, r.c.local.SQL(), t.stages, here)
 	if err != nil {
 		o.err = fmt.Errorf("local: %w", err)
 		return o
@@ -142,26 +153,15 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		}
 		stageIDs = append(stageIDs, p.stages...)
 	}
-	execRows, err := r.fetchByID(ctx, ptx, t.executions, t.execColumns, rowIDs)
+	execRows, execComp, err := r.fetchBodies(ctx, ptx, t.executions, t.execColumns, rowIDs, hasCompressed)
 	if err != nil {
 		o.err = fmt.Errorf("peer %s: %w", peerID, err)
 		return o
 	}
-	stageRows, err := r.fetchByID(ctx, ptx, t.stages, t.stageColumns, stageIDs)
+	stageRows, stageComp, err := r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, stageIDs, hasCompressed)
 	if err != nil {
 		o.err = fmt.Errorf("peer %s: %w", peerID, err)
 		return o
-	}
-	var execComp, stageComp []row
-	if hasCompressed {
-		if execComp, err = r.fetchByID(ctx, ptx, compressed(t.executions), compressedColumns, rowIDs); err != nil {
-			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
-		}
-		if stageComp, err = r.fetchByID(ctx, ptx, compressed(t.stages), compressedColumns, stageIDs); err != nil {
-			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
-		}
 	}
 	_ = ptx.Rollback() // read-only: nothing to commit
 
@@ -284,14 +284,18 @@ func planChunk(peerID string, ids []string, peerExec map[string]key, peerStages 
 			}
 			continue
 		}
-		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, pk.updatedAt)}
+		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, pk.updatedAt), rowHere: inLocal}
 		have := map[string]key{}
 		for _, s := range localStages[id] {
 			have[s.id] = s
 		}
 		for _, s := range peerStages[id] {
-			if l, ok := have[s.id]; !ok || !sameVersion(l.updatedAt, s.updatedAt) {
+			l, ok := have[s.id]
+			if !ok || !sameVersion(l.updatedAt, s.updatedAt) {
 				p.stages = append(p.stages, s.id)
+				if ok {
+					p.stagesHere = append(p.stagesHere, s.id)
+				}
 			}
 			delete(have, s.id)
 		}
@@ -319,16 +323,21 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 		return 0, 0, err
 	}
 	keep := map[string]bool{}
-	var stale, keepStages, keepRows []string
+	var stale, keepStages, stagesHere, keepRows, rowsHere []string
 	for _, p := range plans {
-		if k, ok := locked[p.id]; ok && (!k.partition.Valid || k.partition.String != r.p.ID) {
+		k, ok := locked[p.id]
+		if ok && (!k.partition.Valid || k.partition.String != r.p.ID) {
 			continue
 		}
 		keep[p.id] = true
 		stale = append(stale, p.staleStages...)
 		keepStages = append(keepStages, p.stages...)
+		stagesHere = append(stagesHere, p.stagesHere...)
 		if p.writeRow {
 			keepRows = append(keepRows, p.id)
+			if ok {
+				rowsHere = append(rowsHere, p.id)
+			}
 		}
 	}
 	for _, piece := range chunks(stale, r.c.opts.ChunkSize) {
@@ -343,14 +352,14 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 	if _, err := upsert(ctx, tx, t.stages, t.stageColumns, stageRows, r.c.budget); err != nil {
 		return 0, 0, err
 	}
-	if err := r.syncCompressed(ctx, tx, compressed(t.stages), keepStages, stageComp); err != nil {
+	if err := r.syncCompressed(ctx, tx, compressed(t.stages), keepStages, stagesHere, stageComp); err != nil {
 		return 0, 0, err
 	}
 	execRows = filterRows(execRows, 0, keep)
 	if _, err := upsert(ctx, tx, t.executions, t.execColumns, execRows, r.c.budget); err != nil {
 		return 0, 0, err
 	}
-	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, execComp); err != nil {
+	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, rowsHere, execComp); err != nil {
 		return 0, 0, err
 	}
 	return len(keep), stagesDeleted, nil
@@ -358,7 +367,8 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 
 // syncCompressed makes the local compressed-body rows of ids equal the peer's rows: upserts
 // the peer's, deletes local ones the peer no longer has (the body is stored plainly again).
-func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, ids []string, peerRows []row) error {
+// Only ids in here (parents that existed locally) can have a local compressed row to delete.
+func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, ids, here []string, peerRows []row) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -376,7 +386,7 @@ func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, id
 		}
 	}
 	var drop []string
-	for _, id := range ids {
+	for _, id := range here {
 		if !want[id] {
 			drop = append(drop, id)
 		}
@@ -401,17 +411,34 @@ func filterRows(rows []row, col int, keep map[string]bool) []row {
 	return out
 }
 
-// fetchByID reads the rows of tbl with the given ids, in pieces of ChunkSize ids.
-func (r *peerRun) fetchByID(ctx context.Context, q querier, tbl string, columns []string, ids []string) ([]row, error) {
-	var out []row
-	for _, piece := range chunks(ids, r.c.opts.ChunkSize) {
-		rows, err := fetchRows(ctx, q, len(columns), "SELECT "+cols(columns)+" FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", tbl, err)
-		}
-		out = append(out, rows...)
+// bodyPiece is how many ids one body read names.
+const bodyPiece = 500
+
+// fetchBodies reads the rows of tbl with the given ids and, when the peer has Orca's
+// compressed-body tables, their compressed bodies in the same statement (a LEFT JOIN): rows
+// as tbl's columns, comp as compressedColumns.
+func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, ids []string, withCompressed bool) (rows, comp []row, err error) {
+	n := len(columns)
+	sel := "SELECT t." + strings.Join(columns, ", t.")
+	from := " FROM " + tbl + " t"
+	if withCompressed {
+		sel += ", c.id, c.compressed_body, c.compression_type"
+		from += " LEFT JOIN " + compressed(tbl) + " c ON c.id = t.id"
+		n += len(compressedColumns)
 	}
-	return out, nil
+	for _, piece := range chunks(ids, bodyPiece) {
+		got, err := fetchRows(ctx, q, n, sel+from+" WHERE t.id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", tbl, err)
+		}
+		for _, g := range got {
+			rows = append(rows, g[:len(columns):len(columns)])
+			if withCompressed && g[len(columns)].([]byte) != nil {
+				comp = append(comp, g[len(columns):])
+			}
+		}
+	}
+	return rows, comp, nil
 }
 
 // writeTx runs fn in a local READ COMMITTED transaction fenced by the peer's lease, retrying

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/store"
 )
@@ -15,7 +16,7 @@ import (
 // forwarded to the owner so the requester sees the outcome within seconds. It works under the
 // peer's lease like a pass, waiting for a running pass to release it until ctx ends; an
 // execution gone from the peer is deleted here within the delete limit, as a pass would.
-func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, ids []string) (PeerSummary, error) {
+func (c *Copier) CopyNow(ctx context.Context, peerID string, typ executions.Type, ids []string) (PeerSummary, error) {
 	var p *peer
 	for _, cand := range c.peers {
 		if cand.ID == peerID {
@@ -62,7 +63,7 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	for _, o := range r.copyAll(ctx, t, items) {
 		gone = append(gone, o.gone...)
 	}
-	r.diffDeletes(ctx, map[ExecutionType][]string{typ: gone}, progress{})
+	r.diffDeletes(ctx, map[executions.Type][]string{typ: gone}, progress{})
 	k := r.counts[typ]
 	sum := PeerSummary{Passes: 1, NumPeered: int(k.peered.Load()), NumDeleted: int(k.deleted.Load()),
 		NumStagesDeleted: int(k.stagesDeleted.Load()), NumErrors: int(k.errors.Load())}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/metrics"
 )
 
@@ -134,7 +135,7 @@ func getSweepMark(t *testing.T, p *pair, kind string) int64 {
 
 // localCopies inserts n completed local copies of the peer's executions of typ that the peer
 // does not have, with updated_at from..from+n-1.
-func localCopies(t *testing.T, p *pair, typ ExecutionType, prefix string, n int, status string, from int64) {
+func localCopies(t *testing.T, p *pair, typ executions.Type, prefix string, n int, status string, from int64) {
 	t.Helper()
 	mustExec(t, p.local, fmt.Sprintf("INSERT INTO "+tables[typ].executions+" (id, `partition`, application, status, build_time, updated_at, canceled, body) "+
 		"SELECT CONCAT(?, LPAD(seq, 6, '0')), ?, 'app', ?, 1, ? + seq - 1, b'0', 'x' FROM seq_1_to_%d", n), prefix, peerID, status, from)
@@ -144,11 +145,11 @@ func localCopies(t *testing.T, p *pair, typ ExecutionType, prefix string, n int,
 // peer are 150 deletes in one pass, over a limit of 100: all refused.
 func TestDeleteLimitIsPerPeerAcrossTypes(t *testing.T) {
 	p := newPair(t)
-	localCopies(t, p, Pipeline, "GP", 75, "SUCCEEDED", 100)
-	localCopies(t, p, Orchestration, "GO", 75, "SUCCEEDED", 100)
+	localCopies(t, p, executions.Pipeline, "GP", 75, "SUCCEEDED", 100)
+	localCopies(t, p, executions.Orchestration, "GO", 75, "SUCCEEDED", 100)
 	setState(t, p.local, "pipeline", 50, true, 0)
 	setState(t, p.local, "orchestration", 50, true, 0)
-	putExec(t, p.peer, exec{typ: Pipeline, id: "KEEP", partition: peerID, updatedAt: 300})
+	putExec(t, p.peer, exec{typ: executions.Pipeline, id: "KEEP", partition: peerID, updatedAt: 300})
 	opts := testOptions()
 	opts.ChunkSize, opts.PageSize, opts.MaxAllowedDeleteCount = 50, 1000, 100
 	rec := &fakeRecorder{}
@@ -166,7 +167,7 @@ func TestDeleteLimitIsPerPeerAcrossTypes(t *testing.T) {
 // again, and a cleared condition deletes.
 func TestRefusedDeleteRecordedOncePerCondition(t *testing.T) {
 	p := newPair(t)
-	localCopies(t, p, Pipeline, "RA", 3, "RUNNING", 100) // active copies the peer no longer has
+	localCopies(t, p, executions.Pipeline, "RA", 3, "RUNNING", 100) // active copies the peer no longer has
 	setState(t, p.local, "pipeline", 1000, true, 0)
 	setState(t, p.local, "orchestration", 1000, true, 0)
 	opts := testOptions()
@@ -184,7 +185,7 @@ func TestRefusedDeleteRecordedOncePerCondition(t *testing.T) {
 	if got := metricValues(t, buf, "pollers.peering.numRefusedDeletes")["pipeline"]; !reflect.DeepEqual(got, []float64{3, 3, 3}) {
 		t.Errorf("numRefusedDeletes per pass %v, want [3 3 3]", got)
 	}
-	localCopies(t, p, Pipeline, "RB", 1, "RUNNING", 200) // the condition changes
+	localCopies(t, p, executions.Pipeline, "RB", 1, "RUNNING", 200) // the condition changes
 	pass(t, c)
 	pass(t, c)
 	if n := recordsOf(rec, "diff"); n != 2 {

@@ -35,23 +35,23 @@ type peerRun struct {
 	// budget is what is left of limit for the sweep's deletes once the diff deletes are done
 	// (0 after a refusal).
 	budget int
-	counts map[ExecutionType]*counts
+	counts map[executions.Type]*counts
 	lost   atomic.Bool // the lease was taken over: stop
 }
 
 func newPeerRun(c *Copier, p *peer, lease store.Lease, limit int) *peerRun {
-	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[ExecutionType]*counts{}}
+	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[executions.Type]*counts{}}
 	for _, t := range executionTypes {
 		r.counts[t] = &counts{}
 	}
 	return r
 }
 
-func (r *peerRun) count(t ExecutionType) *counts { return r.counts[t] }
+func (r *peerRun) count(t executions.Type) *counts { return r.counts[t] }
 
 // fail counts and logs a failed step. Work cut short by the pass's deadline is logged but not
 // counted: it is not a fault, and the next pass carries on from the stored progress.
-func (r *peerRun) fail(ctx context.Context, t ExecutionType, what string, err error) {
+func (r *peerRun) fail(ctx context.Context, t executions.Type, what string, err error) {
 	if errors.Is(err, errLeaseLost) || errors.Is(err, store.ErrStaleToken) {
 		r.lost.Store(true)
 	}
@@ -118,7 +118,7 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 			r.fail(ctx, t, "read peering state", err)
 		}
 	} else {
-		gone := map[ExecutionType][]string{}
+		gone := map[executions.Type][]string{}
 		for _, t := range executionTypes {
 			if r.lost.Load() || !r.renew(ctx) {
 				break
@@ -474,7 +474,7 @@ func (r *peerRun) active(ctx context.Context, t table) ([]string, error) {
 // error and the refused ids, and records the refusal once per condition (the same refused
 // set is not recorded again while it lasts) (Orca's "don't delete the world", per peer per
 // pass rather than per type). What the diff leaves of the limit is the sweep's budget.
-func (r *peerRun) diffDeletes(ctx context.Context, gone map[ExecutionType][]string, st progress) {
+func (r *peerRun) diffDeletes(ctx context.Context, gone map[executions.Type][]string, st progress) {
 	total := 0
 	for _, t := range executionTypes {
 		g := gone[t]
@@ -529,7 +529,7 @@ func (r *peerRun) diffDeletes(ctx context.Context, gone map[ExecutionType][]stri
 
 // refusalDigest identifies a refused delete condition: the limit and the sorted ids of each
 // type.
-func refusalDigest(gone map[ExecutionType][]string, limit int) string {
+func refusalDigest(gone map[executions.Type][]string, limit int) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "limit=%d", limit)
 	for _, t := range executionTypes {
@@ -556,7 +556,7 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 			}
 			return
 		}
-		byType := map[ExecutionType][]string{}
+		byType := map[executions.Type][]string{}
 		var maxID int64
 		n := 0
 		var scanErr error
@@ -566,7 +566,7 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 			if scanErr = rs.Scan(&id, &execID, &typ); scanErr != nil {
 				break
 			}
-			byType[ExecutionType(typ)] = append(byType[ExecutionType(typ)], execID)
+			byType[executions.Type(typ)] = append(byType[executions.Type(typ)], execID)
 			maxID = max(maxID, id)
 			n++
 		}
@@ -579,7 +579,7 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 			return
 		}
 		ok := true
-		for _, t := range []ExecutionType{Orchestration, Pipeline} {
+		for _, t := range []executions.Type{executions.Orchestration, executions.Pipeline} {
 			ids := byType[t]
 			if len(ids) == 0 {
 				continue
@@ -600,7 +600,7 @@ func (r *peerRun) peerTombstones(ctx context.Context, st progress) {
 		}
 		st.Cursor = maxID
 		if err := r.saveState(ctx, tombstonesKind, st); err != nil {
-			r.fail(ctx, Pipeline, "save tombstone cursor", err)
+			r.fail(ctx, executions.Pipeline, "save tombstone cursor", err)
 			return
 		}
 		if n < tombstoneBatch {

@@ -14,6 +14,7 @@ import (
 	"github.com/logwise/controlplane/shared/interlink"
 	"github.com/logwise/controlplane/shared/peering"
 	"github.com/logwise/controlplane/shared/reconcile"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/supervisor"
 )
 
@@ -40,6 +41,10 @@ type Job struct {
 	// TTL is the lease duration; it must exceed one key's run (it is renewed meanwhile).
 	TTL time.Duration
 	Run reconcile.Job
+	// Unleased runs the job without the job lease, for a job that takes finer leases of its
+	// own around every write (the peering copier: one fenced lease per peer), where a second,
+	// nested lease would only add a way to lock every peer out for a whole TTL.
+	Unleased bool
 }
 
 // NewApp wires every domain into the API and the job table.
@@ -86,6 +91,20 @@ func (a *App) RunJob(ctx context.Context, name string) (reconcile.Summary, error
 	j, ok := a.jobs[name]
 	if !ok {
 		return reconcile.Summary{}, fmt.Errorf("no job %q is wired in this deployment", name)
+	}
+	if j.Unleased {
+		sum := reconcile.Summary{Job: name}
+		for _, key := range j.Keys() {
+			res := reconcile.Result{Key: key, Outcome: reconcile.Done}
+			detail, err := j.Run(ctx, key, store.Lease{})
+			res.Detail = detail
+			if err != nil {
+				a.Env.Log.ErrorContext(ctx, "job failed", "job", name, "key", key, "error", err.Error())
+				res.Outcome, res.Error = reconcile.Failed, err.Error()
+			}
+			sum.Results = append(sum.Results, res)
+		}
+		return sum, nil
 	}
 	r := &reconcile.Runner{Leases: a.Env.Store, Log: a.Env.Log, Holder: a.Env.Holder, TTL: j.TTL}
 	return r.Run(ctx, name, j.Keys(), j.Run)

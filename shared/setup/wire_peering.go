@@ -49,9 +49,12 @@ func wirePeering(a *App) error {
 		return fmt.Errorf("peering: %w", err)
 	}
 	a.copier = c
+	// Unleased: every write of the copier is fenced by its lease on the peer (peering/<peerId>),
+	// so overlapping invocations alternate on a peer and never both act; a job lease around
+	// them only let an invocation cut short by its deadline lock every peer out for its TTL.
 	a.jobs["peeringcopier"] = Job{
-		Keys: func() []string { return []string{"copier"} },
-		TTL:  2 * time.Minute,
+		Keys:     func() []string { return []string{"copier"} },
+		Unleased: true,
 		Run: func(ctx context.Context, _ string, _ store.Lease) (any, error) {
 			return c.Run(ctx)
 		},
@@ -218,7 +221,7 @@ func (a *App) copyNow(ctx context.Context, req CopyNowRequest) (any, error) {
 			case <-time.After(wait):
 			}
 		}
-		s, err := a.copier.CopyNow(ctx, req.PeerID, peering.ExecutionType(req.ExecutionType), req.IDs)
+		s, err := a.copier.CopyNow(ctx, req.PeerID, executions.Type(req.ExecutionType), req.IDs)
 		if err != nil {
 			return sums, err
 		}
