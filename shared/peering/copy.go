@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -72,7 +73,6 @@ type execPlan struct {
 	id          string
 	writeRow    bool     // the execution row differs or is missing locally
 	staleStages []string // local stages the peer no longer has
-	rowHere     bool     // the execution row exists locally
 	stagesHere  []string // the stages among stages that exist locally (changed, not new)
 	stages      []string // peer stages missing or different locally
 }
@@ -98,28 +98,7 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		return o
 	}
 
-	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
-		return o
-	}
-	defer ptx.Rollback()
-	peerExec, err := fetchExecKeys(ctx, ptx, t.executions, ids, "")
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	var owned []string
-	for _, id := range ids {
-		if k, ok := peerExec[id]; ok && ownedBy(k, peerID) {
-			owned = append(owned, id)
-		}
-	}
-	peerStages, err := fetchStageKeys(ctx, ptx, t.stages, owned)
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
+	// Local keys first (outside the peer snapshot: the write re-checks them under lock).
 	localExec, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
 	if err != nil {
 		o.err = fmt.Errorf("local: %w", err)
@@ -139,31 +118,83 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		return o
 	}
 
-	plans, gone := planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
-	o.gone = gone
+	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
+		return o
+	}
+	defer ptx.Rollback()
+	var peerExec map[string]key
+	var peerStages map[string][]key
+	var plans []execPlan
+	var execRows, stageRows, execComp, stageComp []row
+	if len(here) == 0 {
+		// None of the chunk is here yet (a bulk copy): every body is needed, so rows are read
+		// whole, with their keys, in two statements rather than keys first and bodies after.
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		peerExec = map[string]key{}
+		var owned []string
+		for _, rw := range execRows {
+			k := rowKey(rw, 0, -1, t.updatedColumn, t.partitionColumn)
+			peerExec[k.id] = k
+			if ownedBy(k, peerID) {
+				owned = append(owned, k.id)
+			}
+		}
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		peerStages = map[string][]key{}
+		for _, rw := range stageRows {
+			k := rowKey(rw, 0, stageParentColumn, stageUpdatedColumn, -1)
+			peerStages[k.parent] = append(peerStages[k.parent], k)
+		}
+		var gone []string
+		plans, gone = planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
+		o.gone = gone
+	} else {
+		if peerExec, err = fetchExecKeys(ctx, ptx, t.executions, ids, ""); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		var owned []string
+		for _, id := range ids {
+			if k, ok := peerExec[id]; ok && ownedBy(k, peerID) {
+				owned = append(owned, id)
+			}
+		}
+		if peerStages, err = fetchStageKeys(ctx, ptx, t.stages, owned); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		var gone []string
+		plans, gone = planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
+		o.gone = gone
+		// Bodies of what differs only, from the same snapshot.
+		var rowIDs, stageIDs []string
+		for _, p := range plans {
+			if p.writeRow {
+				rowIDs = append(rowIDs, p.id)
+			}
+			stageIDs = append(stageIDs, p.stages...)
+		}
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+	}
+	_ = ptx.Rollback() // read-only: nothing to commit
 	if len(plans) == 0 {
 		return o
 	}
-
-	// Bodies, from the same snapshot.
-	var rowIDs, stageIDs []string
-	for _, p := range plans {
-		if p.writeRow {
-			rowIDs = append(rowIDs, p.id)
-		}
-		stageIDs = append(stageIDs, p.stages...)
-	}
-	execRows, execComp, err := r.fetchBodies(ctx, ptx, t.executions, t.execColumns, rowIDs, hasCompressed)
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	stageRows, stageComp, err := r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, stageIDs, hasCompressed)
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	_ = ptx.Rollback() // read-only: nothing to commit
 
 	for _, er := range execRows {
 		er[t.partitionColumn] = []byte(peerID)
@@ -284,7 +315,7 @@ func planChunk(peerID string, ids []string, peerExec map[string]key, peerStages 
 			}
 			continue
 		}
-		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, pk.updatedAt), rowHere: inLocal}
+		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, pk.updatedAt)}
 		have := map[string]key{}
 		for _, s := range localStages[id] {
 			have[s.id] = s
@@ -411,13 +442,33 @@ func filterRows(rows []row, col int, keep map[string]bool) []row {
 	return out
 }
 
+// rowKey reads a key from a raw row: the id, parent (stage's execution_id), updated_at and
+// partition columns at the given indexes (-1: absent).
+func rowKey(rw row, idCol, parentCol, updatedCol, partitionCol int) key {
+	k := key{id: string(rw[idCol].([]byte))}
+	if parentCol >= 0 {
+		k.parent = string(rw[parentCol].([]byte))
+	}
+	if b := rw[updatedCol].([]byte); b != nil {
+		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			k.updatedAt = sql.NullInt64{Int64: v, Valid: true}
+		}
+	}
+	if partitionCol >= 0 {
+		if b := rw[partitionCol].([]byte); b != nil {
+			k.partition = sql.NullString{String: string(b), Valid: true}
+		}
+	}
+	return k
+}
+
 // bodyPiece is how many ids one body read names.
 const bodyPiece = 500
 
 // fetchBodies reads the rows of tbl with the given ids and, when the peer has Orca's
 // compressed-body tables, their compressed bodies in the same statement (a LEFT JOIN): rows
 // as tbl's columns, comp as compressedColumns.
-func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, ids []string, withCompressed bool) (rows, comp []row, err error) {
+func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, by string, ids []string, withCompressed bool) (rows, comp []row, err error) {
 	n := len(columns)
 	sel := "SELECT t." + strings.Join(columns, ", t.")
 	from := " FROM " + tbl + " t"
@@ -427,7 +478,7 @@ func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, column
 		n += len(compressedColumns)
 	}
 	for _, piece := range chunks(ids, bodyPiece) {
-		got, err := fetchRows(ctx, q, n, sel+from+" WHERE t.id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		got, err := fetchRows(ctx, q, n, sel+from+" WHERE t."+by+" IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", tbl, err)
 		}

@@ -79,7 +79,7 @@ type Options struct {
 // OptionsFrom builds Options from the configuration.
 func OptionsFrom(c config.Peering, partition string) Options {
 	return Options{Partition: partition, IntervalMs: c.IntervalMs, ThreadCount: c.ThreadCount, ChunkSize: c.ChunkSize,
-		ClockDriftMs: c.ClockDriftMs, MaxAllowedDeleteCount: c.MaxAllowedDeleteCount}
+		ClockDriftMs: c.ClockDriftMs, MaxAllowedDeleteCount: c.MaxAllowedDeleteCount, SweepSlice: c.SweepSlice}
 }
 
 func (o *Options) setDefaults() {

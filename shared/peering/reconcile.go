@@ -8,7 +8,7 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 )
 
-// sweep is the slow reconciliation that finds what the steady pass cannot see: a peer
+// compareSlice and repairSlice are the sweep, the slow reconciliation that finds what the steady pass cannot see: a peer
 // execution deleted without a tombstone (or whose tombstone expired unread) outside the copy
 // window, and any other local copy that differs from the peer. Each pass compares one slice of
 // one execution type's settled history (updated_at up to the high mark minus the clock drift),
@@ -23,10 +23,14 @@ import (
 // are gone, under the same guard as tombstones (only partition = peerId rows, fenced by the
 // lease) and within what the pass's delete limit has left. A slice is passed only once it is
 // fully repaired, so a refused or rate-limited delete is found again next pass.
-func (r *peerRun) sweep(ctx context.Context, t table, st progress) error {
+//
+// The comparison only reads, so a pass runs it beside its copy steps (compareSlice), and
+// repairs what it found afterwards (repairSlice), when the pass's delete budget is known.
+func (r *peerRun) compareSlice(ctx context.Context, t table, st progress) (sliceResult, error) {
+	res := sliceResult{}
 	size := r.c.opts.SweepSlice
 	if size < 0 || !st.FirstPassDone {
-		return nil // off, or the bulk copy has not drained yet: everything differs
+		return res, nil // off, or the bulk copy has not drained yet: everything differs
 	}
 	upper := st.HighMark - int64(r.c.opts.ClockDriftMs)
 	lo := st.SweepMark
@@ -34,43 +38,44 @@ func (r *peerRun) sweep(ctx context.Context, t table, st progress) error {
 		lo = 0 // a new sweep
 	}
 	if upper <= 0 {
-		return nil
+		return res, nil
 	}
 	var n int
 	var last, localSum, peerSum int64
 	err := r.c.local.SQL().QueryRowContext(ctx, localSliceSumSQL(t), lo, upper, r.p.ID, size).Scan(&n, &last, &localSum)
 	if err != nil {
-		return fmt.Errorf("local: checksum %s slice after %d: %w", t.typ, lo, err)
+		return res, fmt.Errorf("local: checksum %s slice after %d: %w", t.typ, lo, err)
 	}
 	hi := sliceEnd(upper, n, last, size)
 	var peerN int
 	if err := r.p.DB.QueryRowContext(ctx, peerSliceSumSQL(t), lo, hi, r.p.ID).Scan(&peerN, &peerSum); err != nil {
-		return fmt.Errorf("peer %s: checksum %s slice (%d, %d]: %w", r.p.ID, t.typ, lo, hi, err)
+		return res, fmt.Errorf("peer %s: checksum %s slice (%d, %d]: %w", r.p.ID, t.typ, lo, hi, err)
 	}
+	res.done, res.lo, res.hi = true, lo, hi
 	if peerN == n && peerSum == localSum {
-		return r.saveColumn(ctx, string(t.typ), "sweep_mark_ms", hi)
+		return res, nil
 	}
 	peerKeys, err := scan(ctx, r.p.DB, versionOf, peerSliceKeysSQL(t), lo, hi, r.p.ID, 4*size+1)
 	if err != nil {
-		return fmt.Errorf("peer %s: read %s slice (%d, %d]: %w", r.p.ID, t.typ, lo, hi, err)
+		return res, fmt.Errorf("peer %s: read %s slice (%d, %d]: %w", r.p.ID, t.typ, lo, hi, err)
 	}
 	if len(peerKeys) > 4*size { // the peer is far denser here than the copies: take a shorter slice
 		if cut := peerKeys[4*size-1].updatedAt - 1; cut > lo {
-			hi = cut
-			peerKeys = slices.DeleteFunc(peerKeys, func(it item) bool { return it.updatedAt > hi })
+			res.hi = cut
+			peerKeys = slices.DeleteFunc(peerKeys, func(it item) bool { return it.updatedAt > cut })
 		}
 	}
-	localKeys, err := scan(ctx, r.c.local.SQL(), versionOf, localSliceKeysSQL(t), lo, hi, r.p.ID)
+	localKeys, err := scan(ctx, r.c.local.SQL(), versionOf, localSliceKeysSQL(t), lo, res.hi, r.p.ID)
 	if err != nil {
-		return fmt.Errorf("local: read %s slice (%d, %d]: %w", t.typ, lo, hi, err)
+		return res, fmt.Errorf("local: read %s slice (%d, %d]: %w", t.typ, lo, res.hi, err)
 	}
 	work := diffSlice(peerKeys, localKeys)
 	// A peer execution whose id the local region owns (a takeover) is not a divergence.
-	var peerOnly []string
 	local := map[string]bool{}
 	for _, k := range localKeys {
 		local[k.id] = true
 	}
+	var peerOnly []string
 	for _, w := range work {
 		if !local[w.id] {
 			peerOnly = append(peerOnly, w.id)
@@ -78,21 +83,37 @@ func (r *peerRun) sweep(ctx context.Context, t table, st progress) error {
 	}
 	owners, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, peerOnly, "")
 	if err != nil {
-		return fmt.Errorf("local: %w", err)
+		return res, fmt.Errorf("local: %w", err)
 	}
-	work = slices.DeleteFunc(work, func(w item) bool {
+	res.work = slices.DeleteFunc(work, func(w item) bool {
 		k, ok := owners[w.id]
 		return ok && !local[w.id] && (!k.partition.Valid || k.partition.String != r.p.ID)
 	})
-	r.count(t.typ).divergences = len(work)
-	if len(work) == 0 {
-		return r.saveColumn(ctx, string(t.typ), "sweep_mark_ms", hi)
+	return res, nil
+}
+
+// sliceResult is what compareSlice found in one slice (lo, hi].
+type sliceResult struct {
+	done   bool // a slice was compared
+	lo, hi int64
+	work   []item // the divergences: ids to re-read at the peer
+}
+
+// repairSlice repairs the divergences of a compared slice and moves the sweep past it once
+// they are all repaired.
+func (r *peerRun) repairSlice(ctx context.Context, t table, res sliceResult) error {
+	if !res.done {
+		return nil
+	}
+	r.count(t.typ).divergences = len(res.work)
+	if len(res.work) == 0 {
+		return r.saveColumn(ctx, string(t.typ), "sweep_mark_ms", res.hi)
 	}
 	r.c.log.WarnContext(ctx, "peering sweep found divergences", "peer", r.p.ID, "executionType", string(t.typ),
-		"count", len(work), "from", lo, "to", hi)
+		"count", len(res.work), "from", res.lo, "to", res.hi)
 	failed := false
 	var gone []string
-	for _, o := range r.copyAll(ctx, t, work) { // failed chunks are counted there
+	for _, o := range r.copyAll(ctx, t, res.work) { // failed chunks are counted there
 		gone = append(gone, o.gone...)
 		failed = failed || o.err != nil
 	}
@@ -117,7 +138,7 @@ func (r *peerRun) sweep(ctx context.Context, t table, st progress) error {
 	if failed || len(del) < len(gone) {
 		return nil // the slice is compared again next pass
 	}
-	return r.saveColumn(ctx, string(t.typ), "sweep_mark_ms", hi)
+	return r.saveColumn(ctx, string(t.typ), "sweep_mark_ms", res.hi)
 }
 
 // sliceEnd is the sweep's chunk planner: a slice starts after the last one and ends at the

@@ -117,8 +117,9 @@ func TestSweepWithNothingToFind(t *testing.T) {
 		}
 		marks = append(marks, getSweepMark(t, p, "pipeline"))
 	}
-	// Slices of 100 over 1000001..1000300 (settled up to the high mark minus the drift).
-	want := []int64{1000200, 1000290, 1000100, 1000200, 1000290}
+	// Slices of 100 over 1000001..1000300 (settled up to the high mark minus the drift); the
+	// sweep starts on the pass after the bulk copy drained.
+	want := []int64{1000100, 1000200, 1000290, 1000100, 1000200}
 	if !reflect.DeepEqual(marks, want) {
 		t.Errorf("sweep marks %v, want %v", marks, want)
 	}
@@ -247,7 +248,7 @@ func TestPlanChunk(t *testing.T) {
 			peerStages: map[string][]key{"A": {st("A1", 5)}}, localStages: map[string][]key{"A": {st("A1", 5)}}},
 		{name: "stage changed, one gone", peerExec: map[string]key{"A": k("A", 5, peerID)}, localExec: map[string]key{"A": k("A", 5, peerID)},
 			peerStages: map[string][]key{"A": {st("A1", 6)}}, localStages: map[string][]key{"A": {st("A1", 5), st("A2", 5)}},
-			wantPlans: []execPlan{{id: "A", stages: []string{"A1"}, staleStages: []string{"A2"}}}},
+			wantPlans: []execPlan{{id: "A", stages: []string{"A1"}, stagesHere: []string{"A1"}, staleStages: []string{"A2"}}}},
 		{name: "row older here", peerExec: map[string]key{"A": k("A", 9, peerID)}, localExec: map[string]key{"A": k("A", 5, peerID)},
 			wantPlans: []execPlan{{id: "A", writeRow: true}}},
 		{name: "gone from the peer", localExec: map[string]key{"A": k("A", 5, peerID)}, wantGone: []string{"A"}},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,6 +119,13 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 			r.fail(ctx, t, "read peering state", err)
 		}
 	} else {
+		// The sweep's comparison only reads: it runs beside the copy steps.
+		slicesFound := make([]sliceResult, len(executionTypes))
+		sweepErrs := make([]error, len(executionTypes))
+		var sweeping sync.WaitGroup
+		for i, t := range executionTypes {
+			sweeping.Go(func() { slicesFound[i], sweepErrs[i] = r.compareSlice(ctx, tables[t], state[string(t)]) })
+		}
 		gone := map[executions.Type][]string{}
 		for _, t := range executionTypes {
 			if r.lost.Load() || !r.renew(ctx) {
@@ -133,11 +141,13 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		if !r.lost.Load() && r.renew(ctx) {
 			r.peerTombstones(ctx, state[tombstonesKind])
 		}
-		for _, t := range executionTypes {
-			if r.lost.Load() || !r.renew(ctx) {
-				break
+		sweeping.Wait()
+		for i, t := range executionTypes {
+			err := sweepErrs[i]
+			if err == nil && !r.lost.Load() && r.renew(ctx) {
+				err = r.repairSlice(ctx, tables[t], slicesFound[i])
 			}
-			if err := r.sweep(ctx, tables[t], state[string(t)]); err != nil {
+			if err != nil {
 				r.fail(ctx, t, "reconciliation sweep of "+string(t)+" executions", err)
 			}
 		}

@@ -19,7 +19,14 @@ type table struct {
 	execColumns     []string // partitionCol is among them
 	stageColumns    []string
 	partitionColumn int // index of `partition` in execColumns
+	updatedColumn   int // index of updated_at in execColumns
 }
+
+// The indexes of a stage row's execution_id and updated_at in stageColumns.
+const (
+	stageParentColumn  = 2
+	stageUpdatedColumn = 4
+)
 
 var pipelineColumns = []string{"id", "legacy_id", "`partition`", "config_id", "application", "status",
 	"build_time", "start_time", "updated_at", "canceled", "body"}
@@ -29,9 +36,9 @@ var stageColumns = []string{"id", "legacy_id", "execution_id", "status", "update
 
 var tables = map[executions.Type]table{
 	executions.Pipeline: {typ: executions.Pipeline, executions: "pipelines", stages: "pipeline_stages",
-		execColumns: pipelineColumns, stageColumns: stageColumns, partitionColumn: 2},
+		execColumns: pipelineColumns, stageColumns: stageColumns, partitionColumn: 2, updatedColumn: 8},
 	executions.Orchestration: {typ: executions.Orchestration, executions: "orchestrations", stages: "orchestration_stages",
-		execColumns: orchestrationColumns, stageColumns: stageColumns, partitionColumn: 2},
+		execColumns: orchestrationColumns, stageColumns: stageColumns, partitionColumn: 2, updatedColumn: 7},
 }
 
 // compressed returns the name of the compressed-body table of a main table (Orca 20201214).
