@@ -43,7 +43,9 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				r.slots <- struct{}{}
 				o := r.copyChunk(ctx, t, cs[i])
+				<-r.slots
 				o.items = cs[i]
 				out[i] = o
 				if r.c.afterChunk != nil {
@@ -66,6 +68,13 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 		}
 	}
 	return out
+}
+
+// copyAsync runs copyAll in the background; the channel yields its outcomes.
+func (r *peerRun) copyAsync(ctx context.Context, t table, items []item) <-chan []chunkOutcome {
+	done := make(chan []chunkOutcome, 1)
+	go func() { done <- r.copyAll(ctx, t, items) }()
+	return done
 }
 
 // execPlan is what a chunk writes for one execution.

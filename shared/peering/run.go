@@ -38,13 +38,20 @@ type peerRun struct {
 	budget int
 	counts map[executions.Type]*counts
 	lost   atomic.Bool // the lease was taken over: stop
+	// expires is the lease's expiry (Unix ms); lease itself never changes (renewal keeps the
+	// token), so the parallel steps read it freely.
+	expires atomic.Int64
+	// slots bounds the chunks copied at once across every step of the run (ThreadCount).
+	slots chan struct{}
 }
 
 func newPeerRun(c *Copier, p *peer, lease store.Lease, limit int) *peerRun {
-	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[executions.Type]*counts{}}
+	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[executions.Type]*counts{},
+		slots: make(chan struct{}, c.opts.ThreadCount)}
 	for _, t := range executionTypes {
 		r.counts[t] = &counts{}
 	}
+	r.expires.Store(lease.ExpiresAt.UnixMilli())
 	return r
 }
 
@@ -126,14 +133,20 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		for i, t := range executionTypes {
 			sweeping.Go(func() { slicesFound[i], sweepErrs[i] = r.compareSlice(ctx, tables[t], state[string(t)]) })
 		}
+		// The execution types copy in parallel, sharing the run's worker slots.
 		gone := map[executions.Type][]string{}
-		for _, t := range executionTypes {
-			if r.lost.Load() || !r.renew(ctx) {
-				break
+		if !r.lost.Load() && r.renew(ctx) {
+			found := make([][]string, len(executionTypes))
+			sts := make([]progress, len(executionTypes))
+			var copying sync.WaitGroup
+			for i, t := range executionTypes {
+				sts[i] = state[string(t)]
+				copying.Go(func() { found[i] = r.peerExecutions(ctx, tables[t], &sts[i]) })
 			}
-			st := state[string(t)]
-			gone[t] = r.peerExecutions(ctx, tables[t], &st)
-			state[string(t)] = st
+			copying.Wait()
+			for i, t := range executionTypes {
+				gone[t], state[string(t)] = found[i], sts[i]
+			}
 		}
 		if !r.lost.Load() {
 			r.diffDeletes(ctx, gone, state[deletesKind])
@@ -233,7 +246,7 @@ func (c *Copier) stopAcquire(ctx context.Context, p *peer) {
 
 // renew extends the lease when half of it has gone; false means it was lost.
 func (r *peerRun) renew(ctx context.Context) bool {
-	if r.lease.ExpiresAt.Sub(r.c.local.Now()) > r.c.opts.LeaseTTL/2 {
+	if time.UnixMilli(r.expires.Load()).Sub(r.c.local.Now()) > r.c.opts.LeaseTTL/2 {
 		return true
 	}
 	l, err := r.c.local.RenewLease(ctx, r.lease, r.c.opts.LeaseTTL)
@@ -242,7 +255,7 @@ func (r *peerRun) renew(ctx context.Context) bool {
 		r.c.log.ErrorContext(ctx, "renew peer lease", "peer", r.p.ID, "error", err)
 		return false
 	}
-	r.lease = l
+	r.expires.Store(l.ExpiresAt.UnixMilli())
 	return true
 }
 
@@ -339,55 +352,36 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 		return false, nil, err
 	}
 	lower := max(0, st.HighMark-int64(r.c.opts.ClockDriftMs))
+	if err := ctx.Err(); err != nil {
+		return false, nil, err
+	}
+	cur, err := r.readPage(ctx, t, lower)
+	if err != nil {
+		return false, nil, err
+	}
+	curDone := r.copyAsync(ctx, t, cur.work)
 	for {
-		if err := ctx.Err(); err != nil {
+		// Read the next page while this one copies, so reads and writes overlap; the run's
+		// worker slots keep the copy at ThreadCount chunks at once across pages.
+		var next page
+		var nextDone <-chan []chunkOutcome
+		var nextErr error
+		if cur.full && ctx.Err() == nil {
+			if next, nextErr = r.readPage(ctx, t, cur.upper); nextErr == nil {
+				nextDone = r.copyAsync(ctx, t, next.work)
+			}
+		}
+		// finish waits for the page already started, keeping what it proved gone.
+		finish := func(err error) (bool, []string, error) {
+			if nextDone != nil {
+				for _, o := range <-nextDone {
+					gone = append(gone, o.gone...)
+				}
+			}
 			return false, gone, err
 		}
-		keys, upper, full, err := r.completedPage(ctx, t, lower)
-		if err != nil {
-			return false, gone, err
-		}
-		ids := make([]string, len(keys))
-		inPage := make(map[string]bool, len(keys))
-		for i, k := range keys {
-			ids[i] = k.id
-			inPage[k.id] = true
-		}
-		local, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
-		if err != nil {
-			return false, gone, fmt.Errorf("local: %w", err)
-		}
-		var work []item
-		for _, k := range keys {
-			lk, ok := local[k.id]
-			if ok && (!lk.partition.Valid || lk.partition.String != r.p.ID) {
-				continue // owned here: never overwritten
-			}
-			if !ok || !sameVersion(lk.updatedAt, k.updatedAt) {
-				work = append(work, item{k.id, k.updatedAt.Int64})
-			}
-		}
-		// Local copies in the same window that the peer did not list: re-check them by id.
-		q, args := localWindowSQL(t, false), []any{lower, r.p.ID}
-		if full {
-			q, args = localWindowSQL(t, true), append(args, upper)
-		}
-		window, err := scan(ctx, r.c.local.SQL(), versionOf, q, args...)
-		if err != nil {
-			return false, gone, fmt.Errorf("local window: %w", err)
-		}
-		for _, w := range window {
-			if !inPage[w.id] {
-				work = append(work, w)
-			}
-		}
-		outcomes := r.copyAll(ctx, t, work)
-		high := upper
-		if !full && len(keys) > 0 {
-			high = keys[len(keys)-1].updatedAt.Int64
-		}
-		failed := false
-		for _, o := range outcomes {
+		high, failed := cur.high(), false
+		for _, o := range <-curDone {
 			gone = append(gone, o.gone...)
 			if o.err != nil {
 				failed = true
@@ -400,17 +394,82 @@ func (r *peerRun) completed(ctx context.Context, t table, st *progress) (drained
 		if high > st.HighMark {
 			st.HighMark = high
 			if err := r.saveState(ctx, string(t.typ), *st); err != nil {
-				return false, gone, err
+				return finish(err)
 			}
 		}
-		if failed {
-			return false, gone, errChunksFailed
-		}
-		if !full {
+		switch {
+		case failed:
+			return finish(errChunksFailed)
+		case !cur.full:
 			return true, gone, nil
+		case ctx.Err() != nil:
+			return finish(ctx.Err())
+		case nextErr != nil:
+			return false, gone, nextErr
 		}
-		lower = upper
+		cur, curDone = next, nextDone
 	}
+}
+
+// page is one page of the completed delta and the work it found.
+type page struct {
+	keys  []key
+	upper int64 // the page's last updated_at when full
+	full  bool
+	work  []item
+}
+
+// high is how far a clean page moves the high mark.
+func (pg page) high() int64 {
+	if !pg.full && len(pg.keys) > 0 {
+		return pg.keys[len(pg.keys)-1].updatedAt.Int64
+	}
+	return pg.upper
+}
+
+// readPage reads the page of the completed delta after lower and decides its work: the peer
+// keys missing or at another version locally (never a row owned here), and the local copies
+// in the page's window that the peer did not list, to be re-checked by id.
+func (r *peerRun) readPage(ctx context.Context, t table, lower int64) (page, error) {
+	var pg page
+	var err error
+	pg.keys, pg.upper, pg.full, err = r.completedPage(ctx, t, lower)
+	if err != nil {
+		return pg, err
+	}
+	ids := make([]string, len(pg.keys))
+	inPage := make(map[string]bool, len(pg.keys))
+	for i, k := range pg.keys {
+		ids[i] = k.id
+		inPage[k.id] = true
+	}
+	local, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
+	if err != nil {
+		return pg, fmt.Errorf("local: %w", err)
+	}
+	for _, k := range pg.keys {
+		lk, ok := local[k.id]
+		if ok && (!lk.partition.Valid || lk.partition.String != r.p.ID) {
+			continue // owned here: never overwritten
+		}
+		if !ok || !sameVersion(lk.updatedAt, k.updatedAt) {
+			pg.work = append(pg.work, item{k.id, k.updatedAt.Int64})
+		}
+	}
+	q, args := localWindowSQL(t, false), []any{lower, r.p.ID}
+	if pg.full {
+		q, args = localWindowSQL(t, true), append(args, pg.upper)
+	}
+	window, err := scan(ctx, r.c.local.SQL(), versionOf, q, args...)
+	if err != nil {
+		return pg, fmt.Errorf("local window: %w", err)
+	}
+	for _, w := range window {
+		if !inPage[w.id] {
+			pg.work = append(pg.work, w)
+		}
+	}
+	return pg, nil
 }
 
 // completedPage reads up to PageSize keys of the peer's completed executions with updated_at >
