@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,9 +334,9 @@ func TestPassCancelledByDeadlineStopsCleanly(t *testing.T) {
 	seedHistory(t, p.peer, 40, 0)
 	c := p.copier(t, testOptions(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	chunksDone := 0
+	var chunksDone atomic.Int32 // chunks finish on several workers
 	c.afterChunk = func() {
-		if chunksDone++; chunksDone == 3 {
+		if chunksDone.Add(1) == 3 {
 			cancel() // the deadline arrives in the middle of the first page
 		}
 	}

@@ -131,7 +131,8 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		sweepErrs := make([]error, len(executionTypes))
 		var sweeping sync.WaitGroup
 		for i, t := range executionTypes {
-			sweeping.Go(func() { slicesFound[i], sweepErrs[i] = r.compareSlice(ctx, tables[t], state[string(t)]) })
+			st := state[string(t)]
+			sweeping.Go(func() { slicesFound[i], sweepErrs[i] = r.compareSlice(ctx, tables[t], st) })
 		}
 		// The execution types copy in parallel, sharing the run's worker slots.
 		gone := map[executions.Type][]string{}
