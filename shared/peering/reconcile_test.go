@@ -60,6 +60,7 @@ func recordsOf(rec *fakeRecorder, reason string) int {
 // divergences and deleted locally (within the per-pass delete limit, over several passes); the
 // peer's other executions stay.
 func TestSweepFindsPlainDeletes(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	seedSQL(t, p.peer, 400, 1, 50)
 	opts := testOptions()
@@ -104,6 +105,7 @@ func TestSweepFindsPlainDeletes(t *testing.T) {
 // TestSweepWithNothingToFind: a sweep over copies equal to the peer reads only checksums,
 // reports no divergence and deletes nothing, and comes back to the start after the high mark.
 func TestSweepWithNothingToFind(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	seedSQL(t, p.peer, 300, 0, 20)
 	opts := testOptions()
@@ -145,6 +147,7 @@ func localCopies(t *testing.T, p *pair, typ executions.Type, prefix string, n in
 // TestDeleteLimitIsPerPeerAcrossTypes: 75 pipelines plus 75 orchestrations gone from the
 // peer are 150 deletes in one pass, over a limit of 100: all refused.
 func TestDeleteLimitIsPerPeerAcrossTypes(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	localCopies(t, p, executions.Pipeline, "GP", 75, "SUCCEEDED", 100)
 	localCopies(t, p, executions.Orchestration, "GO", 75, "SUCCEEDED", 100)
@@ -167,6 +170,7 @@ func TestDeleteLimitIsPerPeerAcrossTypes(t *testing.T) {
 // in pollers.peering.numRefusedDeletes on every pass; a different refused set is recorded
 // again, and a cleared condition deletes.
 func TestRefusedDeleteRecordedOncePerCondition(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	localCopies(t, p, executions.Pipeline, "RA", 3, "RUNNING", 100) // active copies the peer no longer has
 	setState(t, p.local, "pipeline", 1000, true, 0)
@@ -204,6 +208,7 @@ func TestRefusedDeleteRecordedOncePerCondition(t *testing.T) {
 // TestAcquireCutByDeadlineIsACleanStop: a pass whose lease acquisition the deadline cuts
 // short counts no error, and frees a lease the server granted before the answer was lost.
 func TestAcquireCutByDeadlineIsACleanStop(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	c := p.copier(t, testOptions(), nil)
 	// The server granted the lease, but the answer never arrived.
@@ -225,6 +230,7 @@ func TestAcquireCutByDeadlineIsACleanStop(t *testing.T) {
 }
 
 func TestPlanChunk(t *testing.T) {
+	t.Parallel()
 	k := func(id string, u int64, part any) key {
 		kk := key{id: id, updatedAt: sql.NullInt64{Int64: u, Valid: true}}
 		if s, ok := part.(string); ok {
@@ -268,6 +274,7 @@ func TestPlanChunk(t *testing.T) {
 }
 
 func TestSliceEnd(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		upper, last int64
@@ -287,6 +294,7 @@ func TestSliceEnd(t *testing.T) {
 }
 
 func TestDiffSlice(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		peer, local []item

@@ -236,7 +236,7 @@ func (c *Copier) stopAcquire(ctx context.Context, p *peer) {
 	c.log.InfoContext(ctx, "peering pass cut short by the deadline while taking the peer lease", "peer", p.ID)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := c.local.ReleaseHolderLease(rctx, "peering/"+p.ID, c.opts.Holder); err != nil {
+	if err := c.local.ReleaseHolder(rctx, "peering/"+p.ID, c.opts.Holder); err != nil {
 		c.log.WarnContext(ctx, "release peer lease after a cut-short acquire", "peer", p.ID, "error", err)
 		return
 	}

@@ -51,6 +51,7 @@ func startSince(typ executions.Type) int64 {
 }
 
 func TestPeeringAgentSpec_B_DiffForCompletedExecutions(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name             string
@@ -121,6 +122,7 @@ func TestPeeringAgentSpec_B_DiffForCompletedExecutions(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_C_WatermarkMovesWithNothingToCopy(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name        string
@@ -165,6 +167,7 @@ func TestPeeringAgentSpec_C_WatermarkMovesWithNothingToCopy(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_D_ActiveExecutions(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name             string
@@ -222,6 +225,7 @@ func seedTombstones(t *testing.T, p *pair, ts []tomb) {
 }
 
 func TestPeeringAgentSpec_E_TombstoneReplay(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name                 string
@@ -284,6 +288,7 @@ func TestPeeringAgentSpec_E_TombstoneReplay(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_F_CursorHoldsOnFailure(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name     string
@@ -326,6 +331,7 @@ func TestPeeringAgentSpec_F_CursorHoldsOnFailure(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_G_DontDeleteTheWorld(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name        string
@@ -372,6 +378,7 @@ func TestPeeringAgentSpec_G_DontDeleteTheWorld(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_A_RespectsDynamicEnableFlags(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name   string
@@ -431,6 +438,7 @@ func (f *fakePeerer) DoPeer(context.Context) (bool, error) {
 }
 
 func TestPeeringAgentSpec_H_CustomPeerer(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name      string

@@ -90,11 +90,9 @@ func (db *DB) ReleaseLease(ctx context.Context, l Lease) error {
 	return mapErr(err)
 }
 
-// ReleaseHolderLease frees lease name if holder holds it, whatever its token: for a holder
-// whose acquire was cut short after the server may have granted the lease, so the answer (and
-// the token) never arrived. Holder names are unique to one process (a ULID), so this frees
-// only what that process was granted.
-func (db *DB) ReleaseHolderLease(ctx context.Context, name, holder string) error {
+// ReleaseHolder frees lease name if holder holds it, whatever its token: for a holder whose
+// acquire was cut short and so never learnt the token the server may have granted.
+func (db *DB) ReleaseHolder(ctx context.Context, name, holder string) error {
 	_, err := db.sql.ExecContext(ctx, `UPDATE leases SET expiresAtMs = 0 WHERE name = ? AND holder = ?`, name, holder)
 	return mapErr(err)
 }

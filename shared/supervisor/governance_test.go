@@ -194,6 +194,7 @@ func (g *govEnv) replayDueNow(t *testing.T) Replay {
 }
 
 func TestReplayDeletesExactlyCheckpointAndSparkMetadataOncePerPhase(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -248,6 +249,7 @@ func TestReplayDeletesExactlyCheckpointAndSparkMetadataOncePerPhase(t *testing.T
 }
 
 func TestReplayPausedResumedJudgedAndCanceledThroughExecutionActions(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -335,6 +337,7 @@ func TestReplayPausedResumedJudgedAndCanceledThroughExecutionActions(t *testing.
 }
 
 func TestStopJudgmentEndsReplayWithoutKillingOrDeleting(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -363,6 +366,7 @@ func TestStopJudgmentEndsReplayWithoutKillingOrDeleting(t *testing.T) {
 }
 
 func TestReplayAPIApprovalAndCancelAnswerThePipeline(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -389,6 +393,7 @@ func TestReplayAPIApprovalAndCancelAnswerThePipeline(t *testing.T) {
 }
 
 func TestTakenOverReplayPipelineContinuesAtTheNextStepWithoutDeletingAgain(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	now := g.clock.now()
@@ -441,6 +446,7 @@ func TestTakenOverReplayPipelineContinuesAtTheNextStepWithoutDeletingAgain(t *te
 }
 
 func TestResumePointFromStageStatuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		approval bool
@@ -480,6 +486,7 @@ func TestResumePointFromStageStatuses(t *testing.T) {
 }
 
 func TestConcurrentMonitorRunsActOnceOnAGovernedReplay(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
@@ -541,6 +548,7 @@ func TestConcurrentMonitorRunsActOnceOnAGovernedReplay(t *testing.T) {
 // Orca's tables: each automatic action (submission, kill, checkpoint cleanup, crash loop) and
 // each replay step must say what it saw, by which rule it acted and what came of it.
 func TestEveryAutomaticActionRecordsInputsRuleAndOutcome(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
@@ -619,6 +627,7 @@ func TestEveryAutomaticActionRecordsInputsRuleAndOutcome(t *testing.T) {
 }
 
 func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
@@ -649,6 +658,7 @@ func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
 // the next check; its state is not deleted, and the ordinary monitor restarts the job from
 // its own checkpoint (no timestamp), as it would without a replay.
 func TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
