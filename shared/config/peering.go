@@ -12,6 +12,9 @@ type Peering struct {
 	// OwnerUnreachableMinutes is how long a peer's database must have been unreachable before
 	// an operator may take over its executions without force.
 	OwnerUnreachableMinutes int `yaml:"ownerUnreachableMinutes"`
+	// SweepSlice is how many local copies of each execution type the reconciliation sweep
+	// compares with the peer per pass (0: the default, 2500; negative: no sweep).
+	SweepSlice int `yaml:"sweepSlice"`
 }
 
 // Peer is one peer region's database, read-only.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/go-sql-driver/mysql"
@@ -24,6 +26,7 @@ type chunkOutcome struct {
 	copied        int      // executions written (row or stages)
 	stagesDeleted int      // stale stages deleted
 	gone          []string // local copies whose execution is gone from the peer or no longer the peer's
+	quarantined   int      // executions too large for any statement, recorded and skipped
 	err           error
 }
 
@@ -40,7 +43,9 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				r.slots <- struct{}{}
 				o := r.copyChunk(ctx, t, cs[i])
+				<-r.slots
 				o.items = cs[i]
 				out[i] = o
 				if r.c.afterChunk != nil {
@@ -57,6 +62,7 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 	for _, o := range out {
 		r.count(t.typ).peered.Add(int64(o.copied))
 		r.count(t.typ).stagesDeleted.Add(int64(o.stagesDeleted))
+		r.count(t.typ).quarantined.Add(int64(o.quarantined))
 		if o.err != nil {
 			r.fail(ctx, t.typ, fmt.Sprintf("copy %s chunk (first id %s)", t.typ, o.items[0].id), o.err)
 		}
@@ -64,11 +70,19 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 	return out
 }
 
+// copyAsync runs copyAll in the background; the channel yields its outcomes.
+func (r *peerRun) copyAsync(ctx context.Context, t table, items []item) <-chan []chunkOutcome {
+	done := make(chan []chunkOutcome, 1)
+	go func() { done <- r.copyAll(ctx, t, items) }()
+	return done
+}
+
 // execPlan is what a chunk writes for one execution.
 type execPlan struct {
 	id          string
 	writeRow    bool     // the execution row differs or is missing locally
 	staleStages []string // local stages the peer no longer has
+	stagesHere  []string // the stages among stages that exist locally (changed, not new)
 	stages      []string // peer stages missing or different locally
 }
 
@@ -93,117 +107,247 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		return o
 	}
 
+	// Local keys first (outside the peer snapshot: the write re-checks them under lock).
+	localExec, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
+	if err != nil {
+		o.err = fmt.Errorf("local: %w", err)
+		return o
+	}
+	// Only executions that exist here can have stages here (a chunk writes or deletes an
+	// execution and its stages together), so a bulk copy of new executions skips this read.
+	var here []string
+	for _, id := range ids {
+		if _, ok := localExec[id]; ok {
+			here = append(here, id)
+		}
+	}
+	localStages, err := fetchStageKeys(ctx, r.c.local.SQL(), t.stages, here)
+	if err != nil {
+		o.err = fmt.Errorf("local: %w", err)
+		return o
+	}
+
 	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
 		return o
 	}
 	defer ptx.Rollback()
-	peerExec, err := fetchExecKeys(ctx, ptx, t.executions, ids, "")
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	var owned []string
-	for _, id := range ids {
-		if k, ok := peerExec[id]; ok && (!k.partition.Valid || k.partition.String == peerID) {
-			owned = append(owned, id)
+	var peerExec map[string]key
+	var peerStages map[string][]key
+	var plans []execPlan
+	var execRows, stageRows, execComp, stageComp []row
+	if len(here) == 0 {
+		// None of the chunk is here yet (a bulk copy): every body is needed, so rows are read
+		// whole, with their keys, in two statements rather than keys first and bodies after.
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		peerExec = map[string]key{}
+		var owned []string
+		for _, rw := range execRows {
+			k := rowKey(rw, 0, -1, t.updatedColumn, t.partitionColumn)
+			peerExec[k.id] = k
+			if ownedBy(k, peerID) {
+				owned = append(owned, k.id)
+			}
+		}
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		peerStages = map[string][]key{}
+		for _, rw := range stageRows {
+			k := rowKey(rw, 0, stageParentColumn, stageUpdatedColumn, -1)
+			peerStages[k.parent] = append(peerStages[k.parent], k)
+		}
+		var gone []string
+		plans, gone = planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
+		o.gone = gone
+	} else {
+		if peerExec, err = fetchExecKeys(ctx, ptx, t.executions, ids, ""); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		var owned []string
+		for _, id := range ids {
+			if k, ok := peerExec[id]; ok && ownedBy(k, peerID) {
+				owned = append(owned, id)
+			}
+		}
+		if peerStages, err = fetchStageKeys(ctx, ptx, t.stages, owned); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		var gone []string
+		plans, gone = planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
+		o.gone = gone
+		// Bodies of what differs only, from the same snapshot.
+		var rowIDs, stageIDs []string
+		for _, p := range plans {
+			if p.writeRow {
+				rowIDs = append(rowIDs, p.id)
+			}
+			stageIDs = append(stageIDs, p.stages...)
+		}
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
+		}
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed); err != nil {
+			o.err = fmt.Errorf("peer %s: %w", peerID, err)
+			return o
 		}
 	}
-	peerStages, err := fetchStageKeys(ctx, ptx, t.stages, owned)
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	localExec, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
-	if err != nil {
-		o.err = fmt.Errorf("local: %w", err)
-		return o
-	}
-	localStages, err := fetchStageKeys(ctx, r.c.local.SQL(), t.stages, ids)
-	if err != nil {
-		o.err = fmt.Errorf("local: %w", err)
+	_ = ptx.Rollback() // read-only: nothing to commit
+	if len(plans) == 0 {
 		return o
 	}
 
-	var plans []execPlan
+	for _, er := range execRows {
+		er[t.partitionColumn] = []byte(peerID)
+	}
+	plans, quarantine := r.oversize(t, plans, peerExec, execRows, stageRows, execComp, stageComp)
+	err = r.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if o.copied, o.stagesDeleted, err = r.writeChunk(ctx, tx, t, plans, execRows, stageRows, execComp, stageComp); err != nil {
+			return err
+		}
+		return r.quarantine(ctx, tx, t, quarantine)
+	})
+	if err != nil {
+		o.copied, o.stagesDeleted = 0, 0
+		o.err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+		return o
+	}
+	o.quarantined = len(quarantine)
+	for _, q := range quarantine {
+		r.c.log.WarnContext(ctx, "peering quarantined an execution too large for any statement", "peer", peerID, "executionType", string(t.typ),
+			"execution", q.id, "table", q.table, "bytes", q.bytes, "budget", r.c.budget)
+	}
+	return o
+}
+
+// quarantined is an execution left uncopied because one of its rows is larger than any
+// statement the local server accepts.
+type quarantined struct {
+	id        string
+	updatedAt sql.NullInt64
+	table     string // the table of the largest offending row
+	bytes     int    // that row's size in a statement
+}
+
+// oversize takes out of plans every execution one of whose rows (execution, stage or
+// compressed body) cannot fit in a statement under the packet budget, and returns them. The
+// whole execution is left out, so no half-copied execution is ever written.
+func (r *peerRun) oversize(t table, plans []execPlan, peerExec map[string]key, execRows, stageRows, execComp, stageComp []row) ([]execPlan, []quarantined) {
+	parent := map[string]string{} // stage id -> execution id
+	for _, p := range plans {
+		for _, s := range p.stages {
+			parent[s] = p.id
+		}
+	}
+	bad := map[string]quarantined{}
+	check := func(tbl string, columns []string, rows []row, owner func(id string) string) {
+		room := r.c.budget - statementFixed(tbl, columns)
+		for _, rw := range rows {
+			if n := rowSize(rw); n > room {
+				id := owner(string(rw[0].([]byte)))
+				if q, ok := bad[id]; !ok || n > q.bytes {
+					bad[id] = quarantined{id: id, table: tbl, bytes: n}
+				}
+			}
+		}
+	}
+	self := func(id string) string { return id }
+	stageOwner := func(id string) string { return parent[id] }
+	check(t.executions, t.execColumns, execRows, self)
+	check(t.stages, t.stageColumns, stageRows, stageOwner)
+	check(compressed(t.executions), compressedColumns, execComp, self)
+	check(compressed(t.stages), compressedColumns, stageComp, stageOwner)
+	if len(bad) == 0 {
+		return plans, nil
+	}
+	var keep []execPlan
+	var out []quarantined
+	for _, p := range plans {
+		q, ok := bad[p.id]
+		if !ok {
+			keep = append(keep, p)
+			continue
+		}
+		q.updatedAt = peerExec[p.id].updatedAt
+		out = append(out, q)
+	}
+	return keep, out
+}
+
+// quarantine records executions left uncopied (one row per peer, type and execution, with
+// the version that was too large), in the chunk's fenced transaction.
+func (r *peerRun) quarantine(ctx context.Context, tx *sql.Tx, t table, qs []quarantined) error {
+	for _, q := range qs {
+		_, err := tx.ExecContext(ctx, `INSERT INTO peering_quarantine (peer_id, execution_type, execution_id, updated_at, row_bytes, reason, quarantined_at_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE updated_at = VALUES(updated_at), row_bytes = VALUES(row_bytes),
+			reason = VALUES(reason), quarantined_at_ms = VALUES(quarantined_at_ms)`,
+			r.p.ID, string(t.typ), q.id, q.updatedAt, q.bytes,
+			fmt.Sprintf("a row of %s is %d bytes, over the %d-byte statement budget (max_allowed_packet - 8 KiB)", q.table, q.bytes, r.c.budget),
+			r.c.opts.Now().UnixMilli())
+		if err != nil {
+			return fmt.Errorf("quarantine %s %s: %w", t.typ, q.id, err)
+		}
+	}
+	return nil
+}
+
+// ownedBy reports whether an execution row belongs to peer peerID: its partition, or NULL
+// (a legacy row written before partitions existed). Locally, only partition = peerID rows
+// are copies of that peer.
+func ownedBy(k key, peerID string) bool { return !k.partition.Valid || k.partition.String == peerID }
+
+// planChunk decides, from the keys alone, what a chunk writes: for each id, whether the
+// execution row differs or is missing locally, which peer stages are missing or different
+// locally and which local stages the peer no longer has. A local row whose partition is not
+// the peer's (owned here, e.g. after a takeover, or by another peer) is never planned; a
+// local copy whose execution the peer no longer has or owns is returned in gone. Executions
+// with nothing to write are left out.
+func planChunk(peerID string, ids []string, peerExec map[string]key, peerStages map[string][]key, localExec map[string]key, localStages map[string][]key) (plans []execPlan, gone []string) {
 	for _, id := range ids {
 		lk, inLocal := localExec[id]
 		if inLocal && (!lk.partition.Valid || lk.partition.String != peerID) {
-			continue // owned here (or by another peer): never written by this copier
+			continue
 		}
-		if !slices.Contains(owned, id) {
+		pk, atPeer := peerExec[id]
+		if !atPeer || !ownedBy(pk, peerID) {
 			if inLocal {
-				o.gone = append(o.gone, id)
+				gone = append(gone, id)
 			}
 			continue
 		}
-		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, peerExec[id].updatedAt)}
+		p := execPlan{id: id, writeRow: !inLocal || !sameVersion(lk.updatedAt, pk.updatedAt)}
 		have := map[string]key{}
 		for _, s := range localStages[id] {
 			have[s.id] = s
 		}
 		for _, s := range peerStages[id] {
-			if l, ok := have[s.id]; !ok || !sameVersion(l.updatedAt, s.updatedAt) {
+			l, ok := have[s.id]
+			if !ok || !sameVersion(l.updatedAt, s.updatedAt) {
 				p.stages = append(p.stages, s.id)
+				if ok {
+					p.stagesHere = append(p.stagesHere, s.id)
+				}
 			}
 			delete(have, s.id)
 		}
 		for sid := range have {
 			p.staleStages = append(p.staleStages, sid)
 		}
+		slices.Sort(p.staleStages)
 		if p.writeRow || len(p.stages) > 0 || len(p.staleStages) > 0 {
 			plans = append(plans, p)
 		}
 	}
-	if len(plans) == 0 {
-		return o
-	}
-
-	// Bodies, from the same snapshot.
-	var rowIDs, stageIDs []string
-	for _, p := range plans {
-		if p.writeRow {
-			rowIDs = append(rowIDs, p.id)
-		}
-		stageIDs = append(stageIDs, p.stages...)
-	}
-	execRows, err := r.fetchByID(ctx, ptx, t.executions, t.execColumns, rowIDs)
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	stageRows, err := r.fetchByID(ctx, ptx, t.stages, t.stageColumns, stageIDs)
-	if err != nil {
-		o.err = fmt.Errorf("peer %s: %w", peerID, err)
-		return o
-	}
-	var execComp, stageComp []row
-	if hasCompressed {
-		if execComp, err = r.fetchByID(ctx, ptx, compressed(t.executions), compressedColumns, rowIDs); err != nil {
-			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
-		}
-		if stageComp, err = r.fetchByID(ctx, ptx, compressed(t.stages), compressedColumns, stageIDs); err != nil {
-			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
-		}
-	}
-	_ = ptx.Rollback() // read-only: nothing to commit
-
-	for _, er := range execRows {
-		er[t.partitionColumn] = []byte(peerID)
-	}
-	err = r.writeTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		o.copied, o.stagesDeleted, err = r.writeChunk(ctx, tx, t, plans, execRows, stageRows, execComp, stageComp)
-		return err
-	})
-	if err != nil {
-		o.copied, o.stagesDeleted = 0, 0
-		o.err = fmt.Errorf("write %s chunk: %w", t.typ, err)
-	}
-	return o
+	return plans, gone
 }
 
 // writeChunk applies a chunk's plans in the local transaction tx.
@@ -219,16 +363,21 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 		return 0, 0, err
 	}
 	keep := map[string]bool{}
-	var stale, keepStages, keepRows []string
+	var stale, keepStages, stagesHere, keepRows, rowsHere []string
 	for _, p := range plans {
-		if k, ok := locked[p.id]; ok && (!k.partition.Valid || k.partition.String != r.p.ID) {
+		k, ok := locked[p.id]
+		if ok && (!k.partition.Valid || k.partition.String != r.p.ID) {
 			continue
 		}
 		keep[p.id] = true
 		stale = append(stale, p.staleStages...)
 		keepStages = append(keepStages, p.stages...)
+		stagesHere = append(stagesHere, p.stagesHere...)
 		if p.writeRow {
 			keepRows = append(keepRows, p.id)
+			if ok {
+				rowsHere = append(rowsHere, p.id)
+			}
 		}
 	}
 	for _, piece := range chunks(stale, r.c.opts.ChunkSize) {
@@ -243,14 +392,14 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 	if _, err := upsert(ctx, tx, t.stages, t.stageColumns, stageRows, r.c.budget); err != nil {
 		return 0, 0, err
 	}
-	if err := r.syncCompressed(ctx, tx, compressed(t.stages), keepStages, stageComp); err != nil {
+	if err := r.syncCompressed(ctx, tx, compressed(t.stages), keepStages, stagesHere, stageComp); err != nil {
 		return 0, 0, err
 	}
 	execRows = filterRows(execRows, 0, keep)
 	if _, err := upsert(ctx, tx, t.executions, t.execColumns, execRows, r.c.budget); err != nil {
 		return 0, 0, err
 	}
-	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, execComp); err != nil {
+	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, rowsHere, execComp); err != nil {
 		return 0, 0, err
 	}
 	return len(keep), stagesDeleted, nil
@@ -258,7 +407,8 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 
 // syncCompressed makes the local compressed-body rows of ids equal the peer's rows: upserts
 // the peer's, deletes local ones the peer no longer has (the body is stored plainly again).
-func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, ids []string, peerRows []row) error {
+// Only ids in here (parents that existed locally) can have a local compressed row to delete.
+func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, ids, here []string, peerRows []row) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -276,7 +426,7 @@ func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, id
 		}
 	}
 	var drop []string
-	for _, id := range ids {
+	for _, id := range here {
 		if !want[id] {
 			drop = append(drop, id)
 		}
@@ -301,17 +451,54 @@ func filterRows(rows []row, col int, keep map[string]bool) []row {
 	return out
 }
 
-// fetchByID reads the rows of tbl with the given ids, in pieces of ChunkSize ids.
-func (r *peerRun) fetchByID(ctx context.Context, q querier, tbl string, columns []string, ids []string) ([]row, error) {
-	var out []row
-	for _, piece := range chunks(ids, r.c.opts.ChunkSize) {
-		rows, err := fetchRows(ctx, q, len(columns), "SELECT "+cols(columns)+" FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", tbl, err)
-		}
-		out = append(out, rows...)
+// rowKey reads a key from a raw row: the id, parent (stage's execution_id), updated_at and
+// partition columns at the given indexes (-1: absent).
+func rowKey(rw row, idCol, parentCol, updatedCol, partitionCol int) key {
+	k := key{id: string(rw[idCol].([]byte))}
+	if parentCol >= 0 {
+		k.parent = string(rw[parentCol].([]byte))
 	}
-	return out, nil
+	if b := rw[updatedCol].([]byte); b != nil {
+		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			k.updatedAt = sql.NullInt64{Int64: v, Valid: true}
+		}
+	}
+	if partitionCol >= 0 {
+		if b := rw[partitionCol].([]byte); b != nil {
+			k.partition = sql.NullString{String: string(b), Valid: true}
+		}
+	}
+	return k
+}
+
+// bodyPiece is how many ids one body read names.
+const bodyPiece = 500
+
+// fetchBodies reads the rows of tbl with the given ids and, when the peer has Orca's
+// compressed-body tables, their compressed bodies in the same statement (a LEFT JOIN): rows
+// as tbl's columns, comp as compressedColumns.
+func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, by string, ids []string, withCompressed bool) (rows, comp []row, err error) {
+	n := len(columns)
+	sel := "SELECT t." + strings.Join(columns, ", t.")
+	from := " FROM " + tbl + " t"
+	if withCompressed {
+		sel += ", c.id, c.compressed_body, c.compression_type"
+		from += " LEFT JOIN " + compressed(tbl) + " c ON c.id = t.id"
+		n += len(compressedColumns)
+	}
+	for _, piece := range chunks(ids, bodyPiece) {
+		got, err := fetchRows(ctx, q, n, sel+from+" WHERE t."+by+" IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", tbl, err)
+		}
+		for _, g := range got {
+			rows = append(rows, g[:len(columns):len(columns)])
+			if withCompressed && g[len(columns)].([]byte) != nil {
+				comp = append(comp, g[len(columns):])
+			}
+		}
+	}
+	return rows, comp, nil
 }
 
 // writeTx runs fn in a local READ COMMITTED transaction fenced by the peer's lease, retrying

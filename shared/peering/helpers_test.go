@@ -39,7 +39,7 @@ func (p *pair) reset(t testing.TB) {
 		for _, tb := range []string{"pipelines_compressed_executions", "pipeline_stages_compressed_executions",
 			"orchestrations_compressed_executions", "orchestration_stages_compressed_executions",
 			"pipeline_stages", "pipelines", "orchestration_stages", "orchestrations", "deleted_executions",
-			"peering_state", "peering_switches", "leases"} {
+			"peering_state", "peering_switches", "peering_quarantine", "leases"} {
 			mustExec(t, db, "DELETE FROM "+tb)
 		}
 	}
@@ -81,7 +81,7 @@ func (f *fakeRecorder) all() []executions.Action {
 
 func testOptions() Options {
 	return Options{Partition: localPartition, IntervalMs: 10, ThreadCount: 4, ChunkSize: 2, ClockDriftMs: 10,
-		MaxAllowedDeleteCount: 100, PageSize: 3}
+		MaxAllowedDeleteCount: 100, PageSize: 3, SweepSlice: -1}
 }
 
 func (p *pair) copier(t testing.TB, opts Options, rec recorder, peers ...Peer) *Copier {
@@ -110,7 +110,7 @@ func pass(t testing.TB, c *Copier) PeerSummary {
 
 // exec describes an execution row for tests.
 type exec struct {
-	typ       ExecutionType
+	typ       executions.Type
 	id        string
 	partition any // string or nil
 	status    string
@@ -158,7 +158,7 @@ func mustExec(t testing.TB, db *store.DB, q string, args ...any) {
 }
 
 // tombstone deletes an execution at the peer the way Orca does: stages, row, tombstone.
-func tombstone(t testing.TB, db *store.DB, typ ExecutionType, id string) {
+func tombstone(t testing.TB, db *store.DB, typ executions.Type, id string) {
 	t.Helper()
 	tb := tables[typ]
 	mustExec(t, db, "DELETE FROM "+tb.stages+" WHERE execution_id = ?", id)
@@ -188,7 +188,7 @@ func getState(t testing.TB, db *store.DB, kind string) progress {
 }
 
 // versions returns id -> updated_at of a type's executions whose partition matches where.
-func versions(t testing.TB, db *store.DB, typ ExecutionType, where string, args ...any) map[string]int64 {
+func versions(t testing.TB, db *store.DB, typ executions.Type, where string, args ...any) map[string]int64 {
 	t.Helper()
 	rs, err := db.SQL().Query("SELECT id, updated_at FROM "+tables[typ].executions+" WHERE "+where, args...)
 	if err != nil {
@@ -209,7 +209,7 @@ func versions(t testing.TB, db *store.DB, typ ExecutionType, where string, args 
 
 // dump renders every owned execution of typ in db, with its stages and compressed bodies, as
 // comparable text (hex of the raw bytes). partition is left out: the caller checks it.
-func dump(t testing.TB, db *store.DB, typ ExecutionType, where string, args ...any) map[string]string {
+func dump(t testing.TB, db *store.DB, typ executions.Type, where string, args ...any) map[string]string {
 	t.Helper()
 	tb := tables[typ]
 	ctx := context.Background()

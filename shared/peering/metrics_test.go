@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/metrics"
 )
 
@@ -15,9 +16,9 @@ import (
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	p := newPair(t)
-	putExec(t, p.peer, exec{typ: Pipeline, id: "M1", partition: peerID, updatedAt: 10, stages: []stage{{id: "M1-a", updatedAt: 10}}})
-	putExec(t, p.local, exec{typ: Pipeline, id: "M1", partition: peerID, updatedAt: 5, stages: []stage{{id: "M1-old", updatedAt: 5}}})
-	putExec(t, p.local, exec{typ: Orchestration, id: "M2", partition: peerID, updatedAt: 10})
+	putExec(t, p.peer, exec{typ: executions.Pipeline, id: "M1", partition: peerID, updatedAt: 10, stages: []stage{{id: "M1-a", updatedAt: 10}}})
+	putExec(t, p.local, exec{typ: executions.Pipeline, id: "M1", partition: peerID, updatedAt: 5, stages: []stage{{id: "M1-old", updatedAt: 5}}})
+	putExec(t, p.local, exec{typ: executions.Orchestration, id: "M2", partition: peerID, updatedAt: 10})
 	setState(t, p.local, "pipeline", 10, true, 0)
 	setState(t, p.local, "orchestration", 10, true, 0)
 	var buf bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/store"
 )
@@ -16,7 +17,7 @@ import (
 // peer's lease like a pass, waiting for a running pass to release it until ctx ends; an
 // execution gone from the peer is deleted here within the delete limit, as a pass would. With
 // peering switched off (globally or for this peer) it does nothing: 409 PEERING_OFF.
-func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, ids []string) (PeerSummary, error) {
+func (c *Copier) CopyNow(ctx context.Context, peerID string, typ executions.Type, ids []string) (PeerSummary, error) {
 	var p *peer
 	for _, cand := range c.peers {
 		if cand.ID == peerID {
@@ -64,10 +65,7 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	if sw.MaxAllowedDeleteCount != nil {
 		limit = *sw.MaxAllowedDeleteCount
 	}
-	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[ExecutionType]*counts{}}
-	for _, et := range executionTypes {
-		r.counts[et] = &counts{}
-	}
+	r := newPeerRun(c, p, lease, limit)
 	items := make([]item, len(ids))
 	for i, id := range ids {
 		items[i] = item{id: id}
@@ -76,7 +74,7 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	for _, o := range r.copyAll(ctx, t, items) {
 		gone = append(gone, o.gone...)
 	}
-	r.diffDeletes(ctx, t, gone)
+	r.diffDeletes(ctx, map[executions.Type][]string{typ: gone}, progress{})
 	k := r.counts[typ]
 	sum := PeerSummary{Passes: 1, NumPeered: int(k.peered.Load()), NumDeleted: int(k.deleted.Load()),
 		NumStagesDeleted: int(k.stagesDeleted.Load()), NumErrors: int(k.errors.Load())}
@@ -84,23 +82,4 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 		return sum, fmt.Errorf("copy now from peer %s: %d errors (see the log)", peerID, sum.NumErrors)
 	}
 	return sum, nil
-}
-
-// checkReach pings the peer's database and records the outcome, which the ownership
-// takeover reads (a foreign execution may be taken over once its owner has been unreachable
-// long enough).
-func (c *Copier) checkReach(ctx context.Context, p *peer) {
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := p.DB.PingContext(pctx)
-	if ctx.Err() != nil {
-		return // our own deadline, not the peer's fault
-	}
-	cause := ""
-	if err != nil {
-		cause = err.Error()
-	}
-	if rerr := c.local.RecordPeerContact(ctx, p.ID, err == nil, c.opts.Now(), cause); rerr != nil {
-		c.log.WarnContext(ctx, "record peer contact", "peer", p.ID, "error", rerr)
-	}
 }

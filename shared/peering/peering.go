@@ -52,7 +52,11 @@ type Options struct {
 	ThreadCount           int    // chunks copied in parallel
 	ChunkSize             int    // executions per chunk
 	ClockDriftMs          int    // overlap below the watermark re-examined every pass
-	MaxAllowedDeleteCount int    // diff deletes above this, per peer, type and pass, are refused
+	MaxAllowedDeleteCount int    // diff deletes above this, per peer and pass across types, are refused
+	// SweepSlice is how many local copies of each type the reconciliation sweep compares per
+	// pass (default 2500: a million executions in about 400 passes, half an hour at the
+	// default interval); negative turns the sweep off.
+	SweepSlice int
 	// Holder names this copier in leases (default: a new ULID).
 	Holder string
 	// LeaseTTL is how long a peer's lease lasts unless renewed (default 2 minutes).
@@ -75,7 +79,7 @@ type Options struct {
 // OptionsFrom builds Options from the configuration.
 func OptionsFrom(c config.Peering, partition string) Options {
 	return Options{Partition: partition, IntervalMs: c.IntervalMs, ThreadCount: c.ThreadCount, ChunkSize: c.ChunkSize,
-		ClockDriftMs: c.ClockDriftMs, MaxAllowedDeleteCount: c.MaxAllowedDeleteCount}
+		ClockDriftMs: c.ClockDriftMs, MaxAllowedDeleteCount: c.MaxAllowedDeleteCount, SweepSlice: c.SweepSlice}
 }
 
 func (o *Options) setDefaults() {
@@ -93,6 +97,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxAllowedDeleteCount < 0 {
 		o.MaxAllowedDeleteCount = 0
+	}
+	if o.SweepSlice == 0 {
+		o.SweepSlice = 2500
 	}
 	if o.Holder == "" {
 		o.Holder = "peering-" + ulid.MustNew(ulid.Now(), rand.Reader).String()
@@ -247,6 +254,9 @@ type PeerSummary struct {
 	NumDeleted       int           // executions deleted (diff and tombstones)
 	NumStagesDeleted int           // stale stages deleted
 	NumErrors        int           // failed steps and chunks, refused deletes
+	NumRefused       int           // diff deletes refused over the limit
+	NumQuarantined   int           // executions too large for any statement, skipped
+	NumDivergences   int           // differences the reconciliation sweep found
 	Lag              time.Duration // duration of the last pass that worked the peer
 }
 
@@ -270,6 +280,9 @@ func (s *Summary) add(id string, p PeerSummary) {
 	t.NumDeleted += p.NumDeleted
 	t.NumStagesDeleted += p.NumStagesDeleted
 	t.NumErrors += p.NumErrors
+	t.NumRefused += p.NumRefused
+	t.NumQuarantined += p.NumQuarantined
+	t.NumDivergences += p.NumDivergences
 	if p.Passes > 0 {
 		t.Lag = p.Lag
 	}

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/store"
 )
 
@@ -21,7 +23,7 @@ type peerWorld struct {
 	db    *store.DB
 	rng   *rand.Rand
 	clock int64
-	live  map[string]ExecutionType
+	live  map[string]executions.Type
 	ids   []string
 	n     int
 }
@@ -58,7 +60,7 @@ func (w *peerWorld) status(active bool) string {
 }
 
 // write stores an execution's row and (re)writes stages, with compressed bodies at random.
-func (w *peerWorld) write(typ ExecutionType, id string, partition any, status string, insert bool) {
+func (w *peerWorld) write(typ executions.Type, id string, partition any, status string, insert bool) {
 	tb := tables[typ]
 	u := w.tick()
 	body, compress := w.body(), w.rng.Intn(5) == 0
@@ -79,7 +81,7 @@ func (w *peerWorld) write(typ ExecutionType, id string, partition any, status st
 }
 
 // stages adds, changes and removes some of an execution's stages.
-func (w *peerWorld) stages(typ ExecutionType, id string) {
+func (w *peerWorld) stages(typ executions.Type, id string) {
 	tb := tables[typ]
 	existing, err := fetchIDs(context.Background(), w.db.SQL(), "SELECT id FROM "+tb.stages+" WHERE execution_id = ?", id)
 	if err != nil {
@@ -108,7 +110,7 @@ func (w *peerWorld) stages(typ ExecutionType, id string) {
 	}
 }
 
-func (w *peerWorld) pick() (string, ExecutionType, bool) {
+func (w *peerWorld) pick() (string, executions.Type, bool) {
 	if len(w.ids) == 0 {
 		return "", "", false
 	}
@@ -154,7 +156,7 @@ func (w *peerWorld) step() {
 	}
 }
 
-func (w *peerWorld) active(typ ExecutionType, id string) bool {
+func (w *peerWorld) active(typ executions.Type, id string) bool {
 	var status string
 	if err := w.db.SQL().QueryRow("SELECT status FROM "+tables[typ].executions+" WHERE id = ?", id).Scan(&status); err != nil {
 		w.t.Fatal(err)
@@ -162,7 +164,7 @@ func (w *peerWorld) active(typ ExecutionType, id string) bool {
 	return !strings.Contains(completedStatuses, "'"+status+"'")
 }
 
-func (w *peerWorld) partitionOf(typ ExecutionType, id string) any {
+func (w *peerWorld) partitionOf(typ executions.Type, id string) any {
 	var p *string
 	if err := w.db.SQL().QueryRow("SELECT `partition` FROM "+tables[typ].executions+" WHERE id = ?", id).Scan(&p); err != nil {
 		w.t.Fatal(err)
@@ -185,16 +187,16 @@ func TestConvergence(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with PEERING_SEED=%d)", seed, seed)
 	p := newPair(t)
-	w := &peerWorld{t: t, db: p.peer, rng: rand.New(rand.NewSource(seed)), clock: time.Now().Add(-time.Hour).UnixMilli(), live: map[string]ExecutionType{}}
+	w := &peerWorld{t: t, db: p.peer, rng: rand.New(rand.NewSource(seed)), clock: time.Now().Add(-time.Hour).UnixMilli(), live: map[string]executions.Type{}}
 	// Rows the local region owns, including one whose id the peer also uses (a takeover).
-	putExec(t, p.local, exec{typ: Pipeline, id: "L1", partition: localPartition, updatedAt: 1, stages: []stage{{id: "L1-s", updatedAt: 1}}})
-	putExec(t, p.local, exec{typ: Orchestration, id: "L2", partition: nil, status: "RUNNING", updatedAt: 1})
+	putExec(t, p.local, exec{typ: executions.Pipeline, id: "L1", partition: localPartition, updatedAt: 1, stages: []stage{{id: "L1-s", updatedAt: 1}}})
+	putExec(t, p.local, exec{typ: executions.Orchestration, id: "L2", partition: nil, status: "RUNNING", updatedAt: 1})
 	// The takeover collision is fixed, not left to the random world: the peer still holds its
 	// own copy of "TAKEN" (the id the random world never makes), the local region took it over.
-	putExec(t, p.local, exec{typ: Pipeline, id: "TAKEN", partition: localPartition, status: "RUNNING", updatedAt: 1, body: "taken over"})
-	putExec(t, p.peer, exec{typ: Pipeline, id: "TAKEN", partition: peerID, status: "RUNNING", updatedAt: w.tick(), body: "the peer's copy"})
-	ownBefore := dump(t, p.local, Pipeline, "`partition` = ? OR `partition` IS NULL", localPartition)
-	ownBeforeO := dump(t, p.local, Orchestration, "`partition` = ? OR `partition` IS NULL", localPartition)
+	putExec(t, p.local, exec{typ: executions.Pipeline, id: "TAKEN", partition: localPartition, status: "RUNNING", updatedAt: 1, body: "taken over"})
+	putExec(t, p.peer, exec{typ: executions.Pipeline, id: "TAKEN", partition: peerID, status: "RUNNING", updatedAt: w.tick(), body: "the peer's copy"})
+	ownBefore := dump(t, p.local, executions.Pipeline, "`partition` = ? OR `partition` IS NULL", localPartition)
+	ownBeforeO := dump(t, p.local, executions.Orchestration, "`partition` = ? OR `partition` IS NULL", localPartition)
 
 	opts := testOptions()
 	opts.MaxAllowedDeleteCount = 1000
@@ -215,10 +217,10 @@ func TestConvergence(t *testing.T) {
 	// The takeover row TAKEN stays local; leave the peer's copy out of the comparison.
 	mustExec(t, p.peer, "UPDATE pipelines SET `partition` = 'third-region' WHERE id = 'TAKEN'")
 	assertConverged(t, p)
-	if got := dump(t, p.local, Pipeline, "`partition` = ? OR `partition` IS NULL", localPartition); fmt.Sprint(got) != fmt.Sprint(ownBefore) {
+	if got := dump(t, p.local, executions.Pipeline, "`partition` = ? OR `partition` IS NULL", localPartition); fmt.Sprint(got) != fmt.Sprint(ownBefore) {
 		t.Errorf("local-owned pipelines changed:\n got %v\nwant %v", got, ownBefore)
 	}
-	if got := dump(t, p.local, Orchestration, "`partition` = ? OR `partition` IS NULL", localPartition); fmt.Sprint(got) != fmt.Sprint(ownBeforeO) {
+	if got := dump(t, p.local, executions.Orchestration, "`partition` = ? OR `partition` IS NULL", localPartition); fmt.Sprint(got) != fmt.Sprint(ownBeforeO) {
 		t.Errorf("local-owned orchestrations changed:\n got %v\nwant %v", got, ownBeforeO)
 	}
 	var foreign int
@@ -236,7 +238,7 @@ func seedHistory(t *testing.T, db *store.DB, n, active int) {
 			status = "RUNNING"
 		}
 		id := fmt.Sprintf("H%05d", i)
-		putExec(t, db, exec{typ: Pipeline, id: id, partition: peerID, status: status, updatedAt: int64(1000 + i), body: strings.Repeat("b", 500),
+		putExec(t, db, exec{typ: executions.Pipeline, id: id, partition: peerID, status: status, updatedAt: int64(1000 + i), body: strings.Repeat("b", 500),
 			stages: []stage{{id: id + "-1", updatedAt: int64(1000 + i)}, {id: id + "-2", updatedAt: int64(1000 + i)}, {id: id + "-3", updatedAt: int64(1000 + i)}}})
 	}
 }
@@ -297,23 +299,23 @@ func TestPeerUnreachableOrDroppingMidPass(t *testing.T) {
 			// The peer moves on: updates, new stages, deletions with tombstones.
 			for i := 0; i < 30; i += 3 {
 				id := fmt.Sprintf("H%05d", i)
-				putExec(t, p.peer, exec{typ: Pipeline, id: id, partition: peerID, updatedAt: int64(5000 + i), body: "changed",
+				putExec(t, p.peer, exec{typ: executions.Pipeline, id: id, partition: peerID, updatedAt: int64(5000 + i), body: "changed",
 					stages: []stage{{id: id + "-1", updatedAt: int64(5000 + i)}, {id: id + "-9", updatedAt: int64(5000 + i)}}})
 				mustExec(t, p.peer, "DELETE FROM pipeline_stages WHERE id = ?", id+"-2")
 			}
 			tombstoned := map[string]bool{}
 			for i := 1; i < 30; i += 7 {
 				id := fmt.Sprintf("H%05d", i)
-				tombstone(t, p.peer, Pipeline, id)
+				tombstone(t, p.peer, executions.Pipeline, id)
 				tombstoned[id] = true
 			}
-			before := versions(t, p.local, Pipeline, "1=1")
+			before := versions(t, p.local, executions.Pipeline, "1=1")
 			bad := p.copier(t, testOptions(), nil, tc.open(t))
 			s := pass(t, bad)
 			if s.NumErrors == 0 || (!tc.mayDeleteConfirmed && s.NumDeleted != 0) {
 				t.Errorf("bad peer: numErrors %d numDeleted %d; want errors counted and nothing deleted", s.NumErrors, s.NumDeleted)
 			}
-			after := versions(t, p.local, Pipeline, "1=1")
+			after := versions(t, p.local, executions.Pipeline, "1=1")
 			for id := range before {
 				if _, ok := after[id]; !ok && (!tc.mayDeleteConfirmed || !tombstoned[id]) {
 					t.Errorf("%s was deleted locally during the failed pass; the peer still has it or never confirmed its deletion", id)
@@ -333,9 +335,9 @@ func TestPassCancelledByDeadlineStopsCleanly(t *testing.T) {
 	seedHistory(t, p.peer, 40, 0)
 	c := p.copier(t, testOptions(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	chunksDone := 0
+	var chunksDone atomic.Int32 // chunks finish on several workers
 	c.afterChunk = func() {
-		if chunksDone++; chunksDone == 3 {
+		if chunksDone.Add(1) == 3 {
 			cancel() // the deadline arrives in the middle of the first page
 		}
 	}
@@ -387,7 +389,7 @@ func TestTwoCopiersAtOnce(t *testing.T) {
 	p := newPair(t)
 	seedHistory(t, p.peer, 20, 3)
 	for i := 0; i < 5; i++ { // copies the peer no longer has: the diff deletes them
-		putExec(t, p.local, exec{typ: Pipeline, id: fmt.Sprintf("GONE%d", i), partition: peerID, updatedAt: int64(1001 + i)})
+		putExec(t, p.local, exec{typ: executions.Pipeline, id: fmt.Sprintf("GONE%d", i), partition: peerID, updatedAt: int64(1001 + i)})
 	}
 	rec := &fakeRecorder{}
 	a, b := p.copier(t, testOptions(), rec), p.copier(t, testOptions(), rec)
@@ -434,7 +436,7 @@ func TestNeverOverwritesLocallyOwnedRows(t *testing.T) {
 	setState(t, p.local, "pipeline", 0, true, 0)
 	setState(t, p.local, "orchestration", 0, true, 0)
 	mustExec(t, p.peer, "INSERT INTO deleted_executions (execution_id, deleted_at, execution_type) VALUES ('T1', NOW(), 'pipeline')")
-	want := map[ExecutionType]map[string]string{}
+	want := map[executions.Type]map[string]string{}
 	for _, typ := range executionTypes {
 		want[typ] = dump(t, p.local, typ, "1=1")
 	}
@@ -459,7 +461,7 @@ func TestCompressedBodies(t *testing.T) {
 	p := newPair(t)
 	t.Run("copied byte for byte, dropped when the peer stores the body plainly again", func(t *testing.T) {
 		p.reset(t)
-		putExec(t, p.peer, exec{typ: Orchestration, id: "Z1", partition: peerID, updatedAt: 10, body: "\x00",
+		putExec(t, p.peer, exec{typ: executions.Orchestration, id: "Z1", partition: peerID, updatedAt: 10, body: "\x00",
 			stages: []stage{{id: "Z1-s", updatedAt: 10, body: "\x00"}}})
 		mustExec(t, p.peer, "UPDATE orchestrations SET body = '' WHERE id = 'Z1'")
 		mustExec(t, p.peer, "UPDATE orchestration_stages SET body = '' WHERE id = 'Z1-s'")
@@ -505,7 +507,7 @@ func TestColdStartResumesFromStoredState(t *testing.T) {
 	mustExec(t, p.local, "DELETE FROM pipeline_stages WHERE execution_id = 'H00000'")
 	mustExec(t, p.local, "DELETE FROM pipelines WHERE id = 'H00000'")
 	s := pass(t, p.copier(t, testOptions(), nil)) // a new copier: a cold start
-	if s.NumPeered != 0 || len(versions(t, p.local, Pipeline, "id = 'H00000'")) != 0 {
+	if s.NumPeered != 0 || len(versions(t, p.local, executions.Pipeline, "id = 'H00000'")) != 0 {
 		t.Errorf("the cold start rescanned history: numPeered %d", s.NumPeered)
 	}
 }
@@ -515,21 +517,31 @@ func TestStatementsStayUnderThePacketBudget(t *testing.T) {
 	p := newPair(t)
 	for i := 0; i < 6; i++ {
 		id := fmt.Sprintf("P%d", i)
-		putExec(t, p.peer, exec{typ: Pipeline, id: id, partition: peerID, updatedAt: int64(10 + i), body: strings.Repeat("'", 400),
+		putExec(t, p.peer, exec{typ: executions.Pipeline, id: id, partition: peerID, updatedAt: int64(10 + i), body: strings.Repeat("'", 400),
 			stages: []stage{{id: id + "a", updatedAt: 1, body: strings.Repeat("x", 900)}, {id: id + "b", updatedAt: 1, body: strings.Repeat("\\", 450)}, {id: id + "c", updatedAt: 1, body: strings.Repeat("y", 900)}}})
 	}
-	// One execution too large for any statement: its chunk fails, the rest are copied.
-	putExec(t, p.peer, exec{typ: Pipeline, id: "POISON", partition: peerID, updatedAt: 100, body: strings.Repeat("z", 3000)})
+	// One execution too large for any statement: quarantined (recorded, counted), the rest
+	// are copied and the watermark moves past it.
+	putExec(t, p.peer, exec{typ: executions.Pipeline, id: "POISON", partition: peerID, updatedAt: 100, body: strings.Repeat("z", 3000)})
 	opts := testOptions()
 	opts.ChunkSize = 1
 	opts.packetBudget = 2000
 	c := p.copier(t, opts, nil)
 	s := pass(t, c)
-	if s.NumErrors != 1 || s.NumPeered != 6 {
-		t.Errorf("summary %+v, want 6 peered and 1 error (the poison row)", s)
+	if s.NumErrors != 0 || s.NumPeered != 6 || s.NumQuarantined != 1 {
+		t.Errorf("summary %+v, want 6 peered, the poison row quarantined and no error", s)
 	}
-	if h := getState(t, p.local, "pipeline").HighMark; h >= 100 {
-		t.Errorf("high mark %d passed the failed row (100)", h)
+	if h := getState(t, p.local, "pipeline").HighMark; h < 100 {
+		t.Errorf("high mark %d held below the quarantined row (100)", h)
+	}
+	var id string
+	var bytes, updated int64
+	if err := p.local.SQL().QueryRow("SELECT execution_id, row_bytes, updated_at FROM peering_quarantine WHERE peer_id = ? AND execution_type = 'pipeline'", peerID).
+		Scan(&id, &bytes, &updated); err != nil || id != "POISON" || bytes < 3000 || updated != 100 {
+		t.Errorf("quarantine record %q %d bytes at %d (%v); want POISON, over 3000 bytes, version 100", id, bytes, updated, err)
+	}
+	if n := countRows(t, p.local, "SELECT COUNT(*) FROM pipelines WHERE id = 'POISON'"); n != 0 {
+		t.Errorf("the quarantined execution was written")
 	}
 	mustExec(t, p.peer, "DELETE FROM pipelines WHERE id = 'POISON'")
 	pass(t, c)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/logwise/controlplane/shared/executions"
 )
 
 func init() {
@@ -25,7 +27,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 	seedSQL(t, p.local, 20000, 0, 10)
 	mustExec(t, p.peer, "ANALYZE TABLE pipelines")
 	mustExec(t, p.local, "ANALYZE TABLE pipelines")
-	tb := tables[Pipeline]
+	tb := tables[executions.Pipeline]
 	cases := []struct {
 		name    string
 		db      *sql.DB

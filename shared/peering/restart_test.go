@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logwise/controlplane/internal/mariadbtest"
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/store"
 )
 
@@ -44,8 +45,8 @@ func TestRunConvergesAcrossMariaDBRestart(t *testing.T) {
 	}
 
 	converged := func(wantExtra int) bool {
-		want := versions(t, p.peer, Pipeline, "`partition` = ? OR `partition` IS NULL", peerID)
-		got := versions(t, p.local, Pipeline, "`partition` = ?", peerID)
+		want := versions(t, p.peer, executions.Pipeline, "`partition` = ? OR `partition` IS NULL", peerID)
+		got := versions(t, p.local, executions.Pipeline, "`partition` = ?", peerID)
 		return len(want) == 155+wantExtra && maps.Equal(got, want)
 	}
 	waitFor := func(what string, cond func() bool) {
@@ -65,8 +66,8 @@ func TestRunConvergesAcrossMariaDBRestart(t *testing.T) {
 				}
 				t.Logf("copier log:\n%.3000s", logs.String())
 				t.Fatalf("timed out waiting until %s: local has %d copies, the peer %d executions; leases %v (%v); state %+v",
-					what, len(versions(t, p.local, Pipeline, "`partition` = ?", peerID)),
-					len(versions(t, p.peer, Pipeline, "`partition` = ? OR `partition` IS NULL", peerID)), leases, err,
+					what, len(versions(t, p.local, executions.Pipeline, "`partition` = ?", peerID)),
+					len(versions(t, p.peer, executions.Pipeline, "`partition` = ? OR `partition` IS NULL", peerID)), leases, err,
 					getState(t, p.local, "pipeline"))
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -80,16 +81,16 @@ func TestRunConvergesAcrossMariaDBRestart(t *testing.T) {
 		done <- s
 	}()
 	waitFor("the first copies exist", func() bool {
-		return len(versions(t, p.local, Pipeline, "`partition` = ?", peerID)) > 0
+		return len(versions(t, p.local, executions.Pipeline, "`partition` = ?", peerID)) > 0
 	})
-	copiedBefore := len(versions(t, p.local, Pipeline, "`partition` = ?", peerID))
+	copiedBefore := len(versions(t, p.local, executions.Pipeline, "`partition` = ?", peerID))
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	restartedAt := time.Now()
 	for i := 0; i < 20; i++ { // the peer moves on after the restart
 		id := fmt.Sprintf("N%05d", i)
-		putExec(t, p.peer, exec{typ: Pipeline, id: id, partition: peerID, updatedAt: int64(9000 + i),
+		putExec(t, p.peer, exec{typ: executions.Pipeline, id: id, partition: peerID, updatedAt: int64(9000 + i),
 			stages: []stage{{id: id + "-1", updatedAt: int64(9000 + i)}}})
 	}
 	waitFor("the local copies equal the peer's executions", func() bool { return converged(20) })

@@ -21,15 +21,28 @@ type execer interface {
 // so bodies, the BIT(1) canceled column and every other value are written back byte-identical.
 type row []any
 
-// fetchRows runs query and returns every row as raw bytes.
-func fetchRows(ctx context.Context, q querier, ncols int, query string, args ...any) ([]row, error) {
+// scan is the one row scanner: it runs query and decodes every row with decode, in query
+// order. Every read of the copier goes through it.
+func scan[T any](ctx context.Context, q querier, decode func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
 	rs, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	var out []row
+	var out []T
 	for rs.Next() {
+		v, err := decode(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
+// rawRow decodes a row of ncols columns as raw bytes.
+func rawRow(ncols int) func(*sql.Rows) (row, error) {
+	return func(rs *sql.Rows) (row, error) {
 		vals := make([][]byte, ncols)
 		dest := make([]any, ncols)
 		for i := range vals {
@@ -42,9 +55,41 @@ func fetchRows(ctx context.Context, q querier, ncols int, query string, args ...
 		for i, v := range vals {
 			r[i] = v // []byte(nil) is written back as NULL, []byte{} as ''
 		}
-		out = append(out, r)
+		return r, nil
 	}
-	return out, rs.Err()
+}
+
+// execKey decodes (id, updated_at, partition).
+func execKey(rs *sql.Rows) (key, error) {
+	var k key
+	err := rs.Scan(&k.id, &k.updatedAt, &k.partition)
+	return k, err
+}
+
+// stageKey decodes (id, execution_id, updated_at).
+func stageKey(rs *sql.Rows) (key, error) {
+	var k key
+	err := rs.Scan(&k.id, &k.parent, &k.updatedAt)
+	return k, err
+}
+
+// versionOf decodes (id, updated_at) as an item.
+func versionOf(rs *sql.Rows) (item, error) {
+	var it item
+	err := rs.Scan(&it.id, &it.updatedAt)
+	return it, err
+}
+
+// oneString decodes a single string column.
+func oneString(rs *sql.Rows) (string, error) {
+	var s string
+	err := rs.Scan(&s)
+	return s, err
+}
+
+// fetchRows runs query and returns every row as raw bytes.
+func fetchRows(ctx context.Context, q querier, ncols int, query string, args ...any) ([]row, error) {
+	return scan(ctx, q, rawRow(ncols), query, args...)
 }
 
 // key is an execution's or a stage's identity and version.
@@ -57,27 +102,16 @@ type key struct {
 
 func sameVersion(a, b sql.NullInt64) bool { return a.Valid == b.Valid && a.Int64 == b.Int64 }
 
-// fetchKeys reads (id, updated_at, partition) rows of an execution table for ids.
-func fetchExecKeys(ctx context.Context, q querier, tbl string, ids []string, extra string, args ...any) (map[string]key, error) {
+// fetchExecKeys reads (id, updated_at, partition) rows of an execution table for ids.
+func fetchExecKeys(ctx context.Context, q querier, tbl string, ids []string, extra string) (map[string]key, error) {
 	out := make(map[string]key, len(ids))
 	for _, piece := range chunks(ids, 1000) {
-		a := append(anyStrings(piece), args...)
-		rs, err := q.QueryContext(ctx, "SELECT id, updated_at, `partition` FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")"+extra, a...)
+		ks, err := scan(ctx, q, execKey, "SELECT id, updated_at, `partition` FROM "+tbl+" WHERE id IN ("+placeholders(len(piece))+")"+extra, anyStrings(piece)...)
 		if err != nil {
 			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
 		}
-		for rs.Next() {
-			var k key
-			if err := rs.Scan(&k.id, &k.updatedAt, &k.partition); err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("read %s keys: %w", tbl, err)
-			}
+		for _, k := range ks {
 			out[k.id] = k
-		}
-		err = rs.Err()
-		rs.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
 		}
 	}
 	return out, nil
@@ -87,22 +121,12 @@ func fetchExecKeys(ctx context.Context, q querier, tbl string, ids []string, ext
 func fetchStageKeys(ctx context.Context, q querier, tbl string, execIDs []string) (map[string][]key, error) {
 	out := map[string][]key{}
 	for _, piece := range chunks(execIDs, 1000) {
-		rs, err := q.QueryContext(ctx, "SELECT id, execution_id, updated_at FROM "+tbl+" WHERE execution_id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		ks, err := scan(ctx, q, stageKey, "SELECT id, execution_id, updated_at FROM "+tbl+" WHERE execution_id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
 		if err != nil {
 			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
 		}
-		for rs.Next() {
-			var k key
-			if err := rs.Scan(&k.id, &k.parent, &k.updatedAt); err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("read %s keys: %w", tbl, err)
-			}
+		for _, k := range ks {
 			out[k.parent] = append(out[k.parent], k)
-		}
-		err = rs.Err()
-		rs.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %s keys: %w", tbl, err)
 		}
 	}
 	return out, nil
@@ -110,20 +134,7 @@ func fetchStageKeys(ctx context.Context, q querier, tbl string, execIDs []string
 
 // fetchIDs runs a query returning one string column.
 func fetchIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rs, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rs.Err()
+	return scan(ctx, q, oneString, query, args...)
 }
 
 // packetOverhead is what Orca (and gh-ost) keep free below max_allowed_packet for the
@@ -138,21 +149,7 @@ func upsert(ctx context.Context, x execer, tbl string, columns []string, rows []
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	head := "INSERT INTO " + tbl + " (" + cols(columns) + ") VALUES "
-	var upd strings.Builder
-	upd.WriteString(" ON DUPLICATE KEY UPDATE ")
-	first := true
-	for _, c := range columns {
-		if c == "id" {
-			continue
-		}
-		if !first {
-			upd.WriteString(", ")
-		}
-		first = false
-		upd.WriteString(c + " = VALUES(" + c + ")")
-	}
-	tail := upd.String()
+	head, tail := upsertSQL(tbl, columns)
 	tuple := "(" + placeholders(len(columns)) + ")"
 	fixed := len(head) + len(tail)
 	maxRows := 65535 / len(columns) // the placeholder limit of a prepared statement
@@ -186,6 +183,24 @@ func upsert(ctx context.Context, x execer, tbl string, columns []string, rows []
 		size += rs
 	}
 	return written, flush()
+}
+
+// upsertSQL returns the fixed parts of tbl's upsert: the INSERT head and the ON DUPLICATE KEY
+// UPDATE tail of every column but id.
+func upsertSQL(tbl string, columns []string) (head, tail string) {
+	var sets []string
+	for _, c := range columns {
+		if c != "id" {
+			sets = append(sets, c+" = VALUES("+c+")")
+		}
+	}
+	return "INSERT INTO " + tbl + " (" + cols(columns) + ") VALUES ", " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+}
+
+// statementFixed is the size of an upsert of tbl without its rows.
+func statementFixed(tbl string, columns []string) int {
+	head, tail := upsertSQL(tbl, columns)
+	return len(head) + len(tail)
 }
 
 // rowSize bounds a row's size in an interpolated statement: each value is written as

@@ -14,6 +14,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/logwise/controlplane/shared/executions"
 )
 
 type kv struct {
@@ -21,7 +23,7 @@ type kv struct {
 	u  int64
 }
 
-func seedB(t *testing.T, p *pair, typ ExecutionType, src, srcNull, dest []kv) {
+func seedB(t *testing.T, p *pair, typ executions.Type, src, srcNull, dest []kv) {
 	for _, k := range src {
 		putExec(t, p.peer, exec{typ: typ, id: k.id, partition: peerID, updatedAt: k.u})
 	}
@@ -33,16 +35,16 @@ func seedB(t *testing.T, p *pair, typ ExecutionType, src, srcNull, dest []kv) {
 	}
 }
 
-func other(typ ExecutionType) ExecutionType {
-	if typ == Pipeline {
-		return Orchestration
+func other(typ executions.Type) executions.Type {
+	if typ == executions.Pipeline {
+		return executions.Orchestration
 	}
-	return Pipeline
+	return executions.Pipeline
 }
 
 // startHigh returns the high mark that makes since = w for a type (W_p = 1, W_o = 2 in Orca).
-func startSince(typ ExecutionType) int64 {
-	if typ == Pipeline {
+func startSince(typ executions.Type) int64 {
+	if typ == executions.Pipeline {
 		return 1
 	}
 	return 2
@@ -77,8 +79,8 @@ func TestPeeringAgentSpec_B_DiffForCompletedExecutions(t *testing.T) {
 			t.Run(string(typ)+"/"+tc.name, func(t *testing.T) {
 				p.reset(t)
 				seedB(t, p, typ, tc.src, tc.srcNull, tc.dest)
-				setState(t, p.local, string(Pipeline), startSince(Pipeline)+10, true, 0)
-				setState(t, p.local, string(Orchestration), startSince(Orchestration)+10, true, 0)
+				setState(t, p.local, string(executions.Pipeline), startSince(executions.Pipeline)+10, true, 0)
+				setState(t, p.local, string(executions.Orchestration), startSince(executions.Orchestration)+10, true, 0)
 				before := versions(t, p.local, typ, "1=1")
 				s := pass(t, p.copier(t, testOptions(), nil))
 
@@ -212,7 +214,7 @@ func TestPeeringAgentSpec_D_ActiveExecutions(t *testing.T) {
 type tomb struct {
 	id   int
 	exec string
-	typ  ExecutionType
+	typ  executions.Type
 }
 
 func seedTombstones(t *testing.T, p *pair, ts []tomb) {
@@ -233,16 +235,16 @@ func TestPeeringAgentSpec_E_TombstoneReplay(t *testing.T) {
 		localOwnedSameIDKept bool
 	}{
 		{name: "E1", wantCursor: 10},
-		{name: "E2", tombs: []tomb{{11, "ID1", Pipeline}, {12, "ID2", Orchestration}}, wantOrch: 1, wantPipe: 1, wantCursor: 12},
-		{name: "E3", tombs: []tomb{{11, "ID1", Pipeline}, {12, "ID2", Pipeline}}, wantPipe: 2, wantCursor: 12},
-		{name: "E4", tombs: []tomb{{81, "ID1", Orchestration}, {92, "ID2", Orchestration}}, wantOrch: 2, wantCursor: 92},
+		{name: "E2", tombs: []tomb{{11, "ID1", executions.Pipeline}, {12, "ID2", executions.Orchestration}}, wantOrch: 1, wantPipe: 1, wantCursor: 12},
+		{name: "E3", tombs: []tomb{{11, "ID1", executions.Pipeline}, {12, "ID2", executions.Pipeline}}, wantPipe: 2, wantCursor: 12},
+		{name: "E4", tombs: []tomb{{81, "ID1", executions.Orchestration}, {92, "ID2", executions.Orchestration}}, wantOrch: 2, wantCursor: 92},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p.reset(t)
 			seedTombstones(t, p, tc.tombs)
 			// A tombstone for an id the local region owns must not delete it (reference §6.4).
-			putExec(t, p.local, exec{typ: Pipeline, id: "IDlocal", partition: localPartition, updatedAt: 1})
+			putExec(t, p.local, exec{typ: executions.Pipeline, id: "IDlocal", partition: localPartition, updatedAt: 1})
 			mustExec(t, p.peer, "INSERT INTO deleted_executions (id, execution_id, deleted_at, execution_type) VALUES (5, 'IDlocal', NOW(), 'pipeline')")
 			setState(t, p.local, tombstonesKind, 0, false, 10)
 			for _, typ := range executionTypes { // the copies (updated_at 1) are outside the diff window
@@ -250,14 +252,14 @@ func TestPeeringAgentSpec_E_TombstoneReplay(t *testing.T) {
 			}
 			rec := &fakeRecorder{}
 			s := pass(t, p.copier(t, testOptions(), rec))
-			gotO, gotP := len(versions(t, p.local, Orchestration, "1=1")), len(versions(t, p.local, Pipeline, "id <> 'IDlocal'"))
+			gotO, gotP := len(versions(t, p.local, executions.Orchestration, "1=1")), len(versions(t, p.local, executions.Pipeline, "id <> 'IDlocal'"))
 			if gotO != 0 || gotP != 0 || s.NumDeleted != tc.wantOrch+tc.wantPipe {
 				t.Errorf("left %d orchestrations, %d pipelines, numDeleted %d; want 0, 0, %d", gotO, gotP, s.NumDeleted, tc.wantOrch+tc.wantPipe)
 			}
 			if got := getState(t, p.local, tombstonesKind).Cursor; got != tc.wantCursor {
 				t.Errorf("cursor = %d, want %d", got, tc.wantCursor)
 			}
-			if len(versions(t, p.local, Pipeline, "id = 'IDlocal'")) != 1 {
+			if len(versions(t, p.local, executions.Pipeline, "id = 'IDlocal'")) != 1 {
 				t.Errorf("a local-owned execution was deleted by a peer tombstone")
 			}
 			var stages int
@@ -294,8 +296,8 @@ func TestPeeringAgentSpec_F_CursorHoldsOnFailure(t *testing.T) {
 		wantOrch int
 	}{
 		{name: "F/E1 sets"},
-		{name: "F/E2 sets", tombs: []tomb{{11, "ID1", Pipeline}, {12, "ID2", Orchestration}}, wantOrch: 1},
-		{name: "F/E3 sets", tombs: []tomb{{11, "ID1", Pipeline}, {12, "ID2", Pipeline}}},
+		{name: "F/E2 sets", tombs: []tomb{{11, "ID1", executions.Pipeline}, {12, "ID2", executions.Orchestration}}, wantOrch: 1},
+		{name: "F/E3 sets", tombs: []tomb{{11, "ID1", executions.Pipeline}, {12, "ID2", executions.Pipeline}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,7 +312,7 @@ func TestPeeringAgentSpec_F_CursorHoldsOnFailure(t *testing.T) {
 			s := pass(t, p.copier(t, testOptions(), nil))
 			wantPipeFail := 0
 			for _, tb := range tc.tombs {
-				if tb.typ == Pipeline {
+				if tb.typ == executions.Pipeline {
 					wantPipeFail = 1
 				}
 			}
@@ -343,15 +345,15 @@ func TestPeeringAgentSpec_G_DontDeleteTheWorld(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p.reset(t)
-			seedB(t, p, Pipeline, []kv{{"ID3", 30}}, nil, tc.dest)
-			setState(t, p.local, string(Pipeline), 11, true, 0)
+			seedB(t, p, executions.Pipeline, []kv{{"ID3", 30}}, nil, tc.dest)
+			setState(t, p.local, string(executions.Pipeline), 11, true, 0)
 			one := 1
 			if err := p.local.SetPeeringDeleteLimit(context.Background(), &one); err != nil {
 				t.Fatal(err)
 			}
 			rec := &fakeRecorder{}
 			s := pass(t, p.copier(t, testOptions(), rec))
-			after := versions(t, p.local, Pipeline, "1=1")
+			after := versions(t, p.local, executions.Pipeline, "1=1")
 			var deleted []string
 			for _, k := range tc.dest {
 				if _, ok := after[k.id]; !ok {
@@ -389,7 +391,7 @@ func TestPeeringAgentSpec_A_RespectsDynamicEnableFlags(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p.reset(t)
-			putExec(t, p.peer, exec{typ: Pipeline, id: "ID1", partition: peerID, updatedAt: 10})
+			putExec(t, p.peer, exec{typ: executions.Pipeline, id: "ID1", partition: peerID, updatedAt: 10})
 			ctx := context.Background()
 			if err := p.local.SetPeeringEnabled(ctx, tc.global); err != nil {
 				t.Fatal(err)
@@ -399,8 +401,8 @@ func TestPeeringAgentSpec_A_RespectsDynamicEnableFlags(t *testing.T) {
 			}
 			c := p.copier(t, testOptions(), nil)
 			s := pass(t, c)
-			if s.Passes != 0 || s.Skipped != 1 || len(versions(t, p.local, Pipeline, "1=1")) != 0 || getState(t, p.local, "pipeline") != (progress{}) {
-				t.Errorf("switched off, the pass did %+v and copied %v", s, versions(t, p.local, Pipeline, "1=1"))
+			if s.Passes != 0 || s.Skipped != 1 || len(versions(t, p.local, executions.Pipeline, "1=1")) != 0 || getState(t, p.local, "pipeline") != (progress{}) {
+				t.Errorf("switched off, the pass did %+v and copied %v", s, versions(t, p.local, executions.Pipeline, "1=1"))
 			}
 			// Switched back on, the next pass works (the switches are read every pass).
 			if err := p.local.SetPeeringEnabled(ctx, true); err != nil {

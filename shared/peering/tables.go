@@ -2,31 +2,31 @@ package peering
 
 import (
 	"strings"
+
+	"github.com/logwise/controlplane/shared/executions"
 )
 
-// ExecutionType is an Orca execution type, spelled as Orca's deleted_executions ENUM and
-// metric tags spell it.
-type ExecutionType string
-
-// The execution types, in the order a pass copies them.
-const (
-	Pipeline      ExecutionType = "pipeline"
-	Orchestration ExecutionType = "orchestration"
-)
-
-var executionTypes = []ExecutionType{Pipeline, Orchestration}
+// executionTypes are the execution types (executions.Type), in the order a pass copies them.
+var executionTypes = []executions.Type{executions.Pipeline, executions.Orchestration}
 
 // table describes one execution type's tables with an explicit column list (Orca's schema after
 // its whole changelog), so a schema difference at a peer fails with a clear error instead of
 // silently copying whatever SELECT * returns.
 type table struct {
-	typ             ExecutionType
+	typ             executions.Type
 	executions      string
 	stages          string
 	execColumns     []string // partitionCol is among them
 	stageColumns    []string
 	partitionColumn int // index of `partition` in execColumns
+	updatedColumn   int // index of updated_at in execColumns
 }
+
+// The indexes of a stage row's execution_id and updated_at in stageColumns.
+const (
+	stageParentColumn  = 2
+	stageUpdatedColumn = 4
+)
 
 var pipelineColumns = []string{"id", "legacy_id", "`partition`", "config_id", "application", "status",
 	"build_time", "start_time", "updated_at", "canceled", "body"}
@@ -34,11 +34,11 @@ var orchestrationColumns = []string{"id", "legacy_id", "`partition`", "status", 
 	"build_time", "start_time", "updated_at", "canceled", "body"}
 var stageColumns = []string{"id", "legacy_id", "execution_id", "status", "updated_at", "body"}
 
-var tables = map[ExecutionType]table{
-	Pipeline: {typ: Pipeline, executions: "pipelines", stages: "pipeline_stages",
-		execColumns: pipelineColumns, stageColumns: stageColumns, partitionColumn: 2},
-	Orchestration: {typ: Orchestration, executions: "orchestrations", stages: "orchestration_stages",
-		execColumns: orchestrationColumns, stageColumns: stageColumns, partitionColumn: 2},
+var tables = map[executions.Type]table{
+	executions.Pipeline: {typ: executions.Pipeline, executions: "pipelines", stages: "pipeline_stages",
+		execColumns: pipelineColumns, stageColumns: stageColumns, partitionColumn: 2, updatedColumn: 8},
+	executions.Orchestration: {typ: executions.Orchestration, executions: "orchestrations", stages: "orchestration_stages",
+		execColumns: orchestrationColumns, stageColumns: stageColumns, partitionColumn: 2, updatedColumn: 7},
 }
 
 // compressed returns the name of the compressed-body table of a main table (Orca 20201214).

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/logwise/controlplane/shared/reconcile"
+	"github.com/logwise/controlplane/shared/store"
 )
 
 // Job is a scheduled reconciler: Run is called once per key under the lease "<name>/<key>".
@@ -17,6 +18,10 @@ type Job struct {
 	// TTL is the lease duration; it must exceed one key's run (it is renewed meanwhile).
 	TTL time.Duration
 	Run reconcile.Job
+	// Unleased runs the job without the job lease, for a job that takes finer leases of its
+	// own around every write (the peering copier: one fenced lease per peer), where a second,
+	// nested lease would only add a way to lock every peer out for a whole TTL.
+	Unleased bool
 }
 
 // Jobs is a function's table of scheduled jobs, filled by its wiring packages.
@@ -50,8 +55,28 @@ func (js *Jobs) Run(ctx context.Context, name string) (reconcile.Summary, error)
 	if !ok {
 		return reconcile.Summary{}, fmt.Errorf("no job %q is wired in this deployment", name)
 	}
+	if j.Unleased {
+		return js.runUnleased(ctx, name, j), nil
+	}
 	r := &reconcile.Runner{Leases: js.env.Store, Log: js.env.Log, Holder: js.env.Holder, TTL: j.TTL}
 	return r.Run(ctx, name, j.Keys(), j.Run)
+}
+
+// runUnleased runs every key of an unleased job in turn; a failed key is logged and reported
+// in the summary, and the others still run.
+func (js *Jobs) runUnleased(ctx context.Context, name string, j Job) reconcile.Summary {
+	sum := reconcile.Summary{Job: name}
+	for _, key := range j.Keys() {
+		res := reconcile.Result{Key: key, Outcome: reconcile.Done}
+		detail, err := j.Run(ctx, key, store.Lease{})
+		res.Detail = detail
+		if err != nil {
+			js.env.Log.ErrorContext(ctx, "job failed", "job", name, "key", key, "error", err.Error())
+			res.Outcome, res.Error = reconcile.Failed, err.Error()
+		}
+		sum.Results = append(sum.Results, res)
+	}
+	return sum
 }
 
 // Scheduled returns the Lambda handler of jobs triggered by an EventBridge schedule: each

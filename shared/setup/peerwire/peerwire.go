@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/interlink"
 	"github.com/logwise/controlplane/shared/peering"
@@ -124,9 +125,12 @@ func (p *Peering) AddJobs(jobs *setup.Jobs) {
 	if !p.Enabled() {
 		return
 	}
+	// Unleased: every write of the copier is fenced by its lease on the peer (peering/<peerId>),
+	// so overlapping invocations alternate on a peer and never both act; a job lease around
+	// them only let an invocation cut short by its deadline lock every peer out for its TTL.
 	jobs.Add("peeringcopier", setup.Job{
-		Keys: func() []string { return []string{"copier"} },
-		TTL:  2 * time.Minute,
+		Keys:     func() []string { return []string{"copier"} },
+		Unleased: true,
 		Run: func(ctx context.Context, _ string, _ store.Lease) (any, error) {
 			c, err := p.Copier(ctx)
 			if c == nil {
@@ -194,7 +198,7 @@ func (p *Peering) CopyNow(ctx context.Context, req interlink.CopyNowRequest) ([]
 			case <-time.After(wait):
 			}
 		}
-		s, err := c.CopyNow(ctx, req.PeerID, peering.ExecutionType(req.ExecutionType), req.IDs)
+		s, err := c.CopyNow(ctx, req.PeerID, executions.Type(req.ExecutionType), req.IDs)
 		if err != nil {
 			return sums, err
 		}
