@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -41,6 +43,7 @@ func (e *EKSToken) Token(ctx context.Context) (string, error) {
 		return e.token, nil
 	}
 	req, err := e.presign.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(po *sts.PresignOptions) {
+		po.Presigner = clockPresigner{next: po.Presigner, now: e.now}
 		po.ClientOptions = append(po.ClientOptions, func(o *sts.Options) {
 			o.APIOptions = append(o.APIOptions,
 				smithyhttp.AddHeaderValue("x-k8s-aws-id", e.cluster),
@@ -53,4 +56,16 @@ func (e *EKSToken) Token(ctx context.Context) (string, error) {
 	e.token = eksTokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(req.URL))
 	e.expires = e.now().Add(14 * time.Minute)
 	return e.token, nil
+}
+
+// clockPresigner signs at the token source's clock rather than the SDK's, so that the
+// token's X-Amz-Date follows the same (injected) time as its expiry.
+type clockPresigner struct {
+	next sts.HTTPPresignerV4
+	now  func() time.Time
+}
+
+func (p clockPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string,
+	_ time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	return p.next.PresignHTTP(ctx, creds, r, payloadHash, service, region, p.now(), optFns...)
 }
