@@ -104,6 +104,13 @@ func phaseStage(phase, step string) string {
 	return m[phase+step]
 }
 
+// uninterruptible is why a replay past its approval point refuses a cancel until its phase
+// is submitted: from the kill to the submission the job has no driver and, once cleaning
+// starts, a partial checkpoint; a restart from there (startingOffsets=latest, no timestamp)
+// would skip logs or rewrite batches.
+const uninterruptible = "the replay has started killing the driver and deleting its checkpoint; " +
+	"it completes the phase with its own timestamp, and can be canceled while it waits for the next phase"
+
 // replayPipeline is the pipeline a replay runs as. Its context carries everything a region
 // that takes it over needs to continue it.
 func replayPipeline(tenant string, req ReplayRequest, operator string) executions.PipelineSpec {
@@ -117,8 +124,11 @@ func replayPipeline(tenant string, req ReplayRequest, operator string) execution
 			"createdBy":                         operator,
 		}}}
 	for i, d := range replayStages(req.ApprovalRequired) {
-		spec.Stages = append(spec.Stages, executions.StageSpec{RefID: strconv.Itoa(i + 1), Type: d.typ, Name: d.name,
-			Context: map[string]any{"replayStep": d.key, "rule": d.rule}})
+		c := map[string]any{"replayStep": d.key, "rule": d.rule}
+		if d.typ == "sparkKill" || d.typ == "sparkCheckpointCleanup" || d.typ == "sparkSubmission" {
+			c[executions.UninterruptibleKey] = uninterruptible
+		}
+		spec.Stages = append(spec.Stages, executions.StageSpec{RefID: strconv.Itoa(i + 1), Type: d.typ, Name: d.name, Context: c})
 	}
 	return spec
 }

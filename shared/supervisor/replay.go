@@ -202,7 +202,7 @@ func (s *Supervisor) ListReplays(ctx context.Context, tenant string) ([]Replay, 
 func (s *Supervisor) CancelReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
 	return s.operatorReplay(ctx, tenant, id, operator, "cancel", func(tx *sql.Tx, r Replay) error {
 		if r.Step != StepWaiting {
-			return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now", id, r.Step, r.Phase)
+			return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now: %s", id, r.Step, r.Phase, uninterruptible).WithCode("CANCEL_REFUSED")
 		}
 		if s.governed(&r) {
 			_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
