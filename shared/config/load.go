@@ -197,6 +197,7 @@ func (c *Config) Validate() error {
 		t.Kafka.validate(v, p+".kafka")
 	}
 	c.validatePeering(v)
+	c.warnings = v.warnings
 	return v.err()
 }
 

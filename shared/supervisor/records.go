@@ -26,9 +26,11 @@ type Submission struct {
 	Master       string    `json:"master,omitempty"`
 }
 
-// countedOutcomes are the outcomes that count against the crash-loop budget: a request was (or
-// may have been) received. Replay submissions are deliberate and do not count.
-const countedOutcomes = `('PENDING','ACCEPTED','UNKNOWN')`
+// countedOutcomes are the outcomes that count against the crash-loop budget: every attempt,
+// including one the master refused (REST disabled, HTTP 400): a create that fails the same
+// way every minute is a crash loop too, and backs off like one. Replay submissions are
+// deliberate and do not count.
+const countedOutcomes = `('PENDING','ACCEPTED','UNKNOWN','FAILED')`
 
 // budget reads the tenant's supervision state and its counted submissions inside the window
 // (and after the last resume).

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/logwise/controlplane/shared/config"
@@ -80,6 +81,11 @@ type Supervisor struct {
 	log   *slog.Logger
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+
+	mu sync.Mutex
+	// masterSeen is the master status each tenant's last check saw, so that a master that
+	// is not ALIVE is logged once per change, not on every poll.
+	masterSeen map[string]spark.RecoveryState
 }
 
 // LeaseTTL is the lease Check takes for one check.
@@ -99,7 +105,7 @@ func New(d Deps) *Supervisor {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &Supervisor{d: d, log: l, now: time.Now, sleep: sleepCtx}
+	return &Supervisor{d: d, log: l, now: time.Now, sleep: sleepCtx, masterSeen: map[string]spark.RecoveryState{}}
 }
 
 // SetClock replaces the clock and the sleep between polls (tests).
@@ -141,6 +147,8 @@ type Result struct {
 	SupervisionState string              `json:"supervisionState,omitempty"`
 	NotBefore        *time.Time          `json:"notBefore,omitempty"`
 	Replay           *ReplayStatus       `json:"replay,omitempty"`
+	// Error is why the check failed (in a Run's report; Check returns it as its error).
+	Error string `json:"error,omitempty"`
 }
 
 // Report is what a scheduled Run did, one Result per poll.
@@ -191,6 +199,9 @@ func (s *Supervisor) busy(ctx context.Context, t config.Tenant) Result {
 // Run is the scheduled monitor of one tenant, under a lease its caller holds: it checks every
 // monitor.pollIntervalSeconds for up to monitor.durationSeconds, stops once it has submitted
 // (or the tenant entered CRASH_LOOP), and starts no check that could outlive ctx's deadline.
+// A failed check is logged and reported, and polling goes on: a master unreachable for one
+// poll must not leave the job unwatched for the rest of the minute. Run returns the last
+// check's error, if it failed.
 func (s *Supervisor) Run(ctx context.Context, t config.Tenant, lease store.Lease) (Report, error) {
 	interval := time.Duration(t.Spark.Monitor.PollIntervalSeconds) * time.Second
 	duration := time.Duration(t.Spark.Monitor.DurationSeconds) * time.Second
@@ -204,22 +215,27 @@ func (s *Supervisor) Run(ctx context.Context, t config.Tenant, lease store.Lease
 	start := s.now()
 	for {
 		res, err := s.check(ctx, t, lease, Options{Trigger: "schedule"})
-		rep.Checks = append(rep.Checks, res)
 		if err != nil {
-			return rep, err
+			res.Error = err.Error()
+			s.log.WarnContext(ctx, "spark monitor check failed; polling goes on", "tenant", t.Name, "error", err.Error())
+			if errors.Is(err, store.ErrStaleToken) {
+				rep.Checks = append(rep.Checks, res)
+				return rep, err // the lease was taken over: another invocation watches the job
+			}
 		}
+		rep.Checks = append(rep.Checks, res)
 		if res.Action == Submit || res.Action == EnterCrashLoop || res.Action == ReplaySubmit {
-			return rep, nil
+			return rep, err // a refused submission is counted; the next run backs off
 		}
 		next := s.now().Add(interval)
 		if next.Sub(start) >= duration {
-			return rep, nil
+			return rep, err
 		}
 		if dl, ok := ctx.Deadline(); ok && dl.Sub(next) < checkBudget {
-			return rep, nil
+			return rep, err
 		}
-		if err := s.sleep(ctx, interval); err != nil {
-			return rep, nil // ctx ended (deadline, or the lease was lost): stop cleanly
+		if serr := s.sleep(ctx, interval); serr != nil {
+			return rep, err // ctx ended (deadline, or the lease was lost): stop cleanly
 		}
 	}
 }
@@ -233,8 +249,12 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	}
 	obs, err := s.observe(ctx, t, cluster)
 	if err != nil {
+		// Metrics on every check, whatever failed: an alarm that treats missing data as
+		// fine must still see the driver down.
+		s.emit(t.Name, map[string]float64{"SparkMasterReachable": 0, "SparkDriverAlive": 0})
 		return res, err
 	}
+	s.noteMaster(ctx, t.Name, obs.Master.Status)
 	s.adoptReplays(ctx, t, lease)
 	replay, err := s.openReplay(ctx, s.d.Store.SQL(), t.Name, false)
 	if err != nil {
@@ -259,9 +279,17 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	}
 	res = s.result(t, obs, d)
 	res.Replay = replayStatus
-	s.emit(t.Name, map[string]float64{"SparkDriverAlive": boolf(len(d.Alive) > 0),
-		"SparkCrashLoop": boolf(obs.Budget.State == StateCrashLoop || d.Action == EnterCrashLoop)})
+	s.emit(t.Name, map[string]float64{"SparkMasterReachable": 1, "SparkDriverAlive": boolf(d.Running()),
+		"SparkDriverWaitingForWorkers": boolf(d.Action == WaitForWorkers),
+		"SparkCrashLoop":               boolf(obs.Budget.State == StateCrashLoop || d.Action == EnterCrashLoop)})
 	switch d.Action {
+	case WaitForWorkers:
+		s.log.WarnContext(ctx, "spark driver cannot start: no alive worker", "tenant", t.Name, "driver", d.Alive[0].ID,
+			"aliveWorkers", obs.Master.AliveWorkers, "reason", d.Reason)
+	case Keep:
+		if len(d.Duplicates) > 0 {
+			return s.killDuplicates(ctx, t, cluster, obs, d, opts, res)
+		}
 	case Submit:
 		return s.submit(ctx, t, lease, cluster, obs, d.Reason, opts, resubmitTimestamp(replay), res)
 	case EnterCrashLoop:
@@ -352,6 +380,45 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 	return res, nil
 }
 
+// killDuplicates kills every alive driver of the job but the one kept (Decide: the newest
+// RUNNING one), records each kill and counts them: two drivers on one checkpoint corrupt it.
+func (s *Supervisor) killDuplicates(ctx context.Context, t config.Tenant, cluster Cluster, obs Observation, d Decision, opts Options, res Result) (Result, error) {
+	killed := 0
+	var errs []error
+	for _, dup := range d.Duplicates {
+		err := cluster.Kill(ctx, dup.ID)
+		if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
+			errs = append(errs, fmt.Errorf("kill duplicate driver %s of tenant %s: %w", dup.ID, t.Name, err))
+			continue
+		}
+		killed++
+		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: opts.Trigger, Inputs: inputs(obs),
+			Description: fmt.Sprintf("Kill duplicate driver %s of the job; %s is kept", dup.ID, d.Alive[0].ID),
+			Rule:        "one driver of the job at a time: all but the newest RUNNING one (else the newest) are killed",
+			Outcome:     map[string]any{"driverId": dup.ID, "state": dup.State, "kept": d.Alive[0].ID}})
+		s.log.WarnContext(ctx, "killed duplicate spark driver", "tenant", t.Name, "driver", dup.ID, "state", dup.State, "kept", d.Alive[0].ID)
+	}
+	s.emit(t.Name, map[string]float64{"SparkDuplicateDriversKilled": float64(killed)})
+	return res, errors.Join(errs...)
+}
+
+// noteMaster logs a master that is not ALIVE at WARN, once per change of its state (and its
+// return to ALIVE at INFO): the reason otherwise went only to the invocation's result.
+func (s *Supervisor) noteMaster(ctx context.Context, tenant string, status spark.RecoveryState) {
+	s.mu.Lock()
+	prev, seen := s.masterSeen[tenant]
+	s.masterSeen[tenant] = status
+	s.mu.Unlock()
+	switch {
+	case seen && prev == status:
+	case status != spark.Alive:
+		s.log.WarnContext(ctx, "spark master is not ALIVE; nothing is submitted until it is", "tenant", tenant,
+			"status", statusName(status), "previous", string(prev))
+	case seen:
+		s.log.InfoContext(ctx, "spark master is ALIVE again", "tenant", tenant, "previous", string(prev))
+	}
+}
+
 func (s *Supervisor) enterCrashLoop(ctx context.Context, t config.Tenant, lease store.Lease, obs Observation, d Decision, opts Options, res Result) (Result, error) {
 	changed, err := s.setCrashLoop(ctx, lease, t.Name, d.Reason, obs.Budget.Version, s.now())
 	if err != nil {
@@ -416,7 +483,8 @@ func (s *Supervisor) record(ctx context.Context, a executions.Action) {
 
 func (s *Supervisor) emit(tenant string, values map[string]float64) {
 	ms := make([]metrics.Metric, 0, len(values))
-	for _, name := range []string{"SparkDriverAlive", "SparkSubmissions", "SparkCrashLoop"} {
+	for _, name := range []string{"SparkMasterReachable", "SparkDriverAlive", "SparkDriverWaitingForWorkers",
+		"SparkSubmissions", "SparkCrashLoop", "SparkDuplicateDriversKilled"} {
 		if v, ok := values[name]; ok {
 			ms = append(ms, metrics.Metric{Name: name, Value: v, Unit: metrics.Count})
 		}

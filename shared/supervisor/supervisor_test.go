@@ -203,8 +203,8 @@ func TestDriverStuckInSubmittedIsNotResubmitted(t *testing.T) {
 		if run == 1 && (len(rep.Checks) != 1 || last.Action != Submit) {
 			t.Fatalf("run 1: %+v, want one check that submits and stops", rep)
 		}
-		if run > 1 && (len(rep.Checks) != 4 || last.Action != Keep || last.DriverState != spark.Submitted) {
-			t.Errorf("run %d: %+v, want 4 polls keeping the SUBMITTED driver", run, rep)
+		if run > 1 && (len(rep.Checks) != 4 || last.Action != WaitForWorkers || last.DriverState != spark.Submitted) {
+			t.Errorf("run %d: %+v, want 4 polls waiting for workers for the SUBMITTED driver", run, rep)
 		}
 	}
 	if n := len(e.master.Submissions()); n != 1 {
@@ -347,6 +347,7 @@ func TestStaleLeaseSubmitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.advance(2 * time.Minute)
+	e.db.SkewDatabaseClock(2 * time.Minute) // leases expire on the database's clock
 	if _, err := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "new", time.Minute); err != nil {
 		t.Fatal(err)
 	}
