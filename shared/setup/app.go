@@ -40,6 +40,8 @@ type Job struct {
 	// TTL is the lease duration; it must exceed one key's run (it is renewed meanwhile).
 	TTL time.Duration
 	Run reconcile.Job
+	// Parallel is how many keys run at once (0: the runner's default).
+	Parallel int
 }
 
 // NewApp wires every domain into the API and the job table.
@@ -87,7 +89,7 @@ func (a *App) RunJob(ctx context.Context, name string) (reconcile.Summary, error
 	if !ok {
 		return reconcile.Summary{}, fmt.Errorf("no job %q is wired in this deployment", name)
 	}
-	r := &reconcile.Runner{Leases: a.Env.Store, Log: a.Env.Log, Holder: a.Env.Holder, TTL: j.TTL}
+	r := &reconcile.Runner{Leases: a.Env.Store, Log: a.Env.Log, Holder: a.Env.Holder, TTL: j.TTL, Parallel: j.Parallel}
 	return r.Run(ctx, name, j.Keys(), j.Run)
 }
 

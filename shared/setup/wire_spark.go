@@ -26,8 +26,9 @@ func wireSpark(a *App) error {
 	a.supervisor = sup
 	a.deps.Spark = sup
 	a.jobs["sparkmonitor"] = Job{
-		Keys: a.Env.TenantNames,
-		TTL:  supervisor.LeaseTTL,
+		Keys:     a.Env.TenantNames,
+		TTL:      supervisor.LeaseTTL,
+		Parallel: supervisor.RunParallel,
 		Run: func(ctx context.Context, key string, l store.Lease) (any, error) {
 			t, ok := a.Env.Config.Tenant(key)
 			if !ok {

@@ -88,6 +88,12 @@ type Supervisor struct {
 	masterSeen map[string]spark.RecoveryState
 }
 
+// RunParallel is how many tenants' Runs one sparkmonitor invocation runs at once. A Run
+// spends its minute sleeping between polls, so they all run together: with the runner's
+// default of 4, tenants beyond the first few were never checked before the function's
+// timeout (4 at a time × 60 s each). The store's pool bounds the concurrent queries.
+const RunParallel = 512
+
 // LeaseTTL is the lease Check takes for one check.
 const LeaseTTL = 2 * time.Minute
 
