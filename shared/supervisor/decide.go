@@ -7,6 +7,7 @@ import (
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/spark"
+	"github.com/logwise/controlplane/shared/store"
 )
 
 // Action is what a check decided (and, in a Result, did).
@@ -36,9 +37,9 @@ const (
 
 // Supervision states of a tenant.
 const (
-	StateActive    = "ACTIVE"
-	StateCrashLoop = "CRASH_LOOP"
-	StatePaused    = "PAUSED"
+	StateActive    = store.SupervisionActive
+	StateCrashLoop = store.SupervisionCrashLoop
+	StatePaused    = store.SupervisionPaused
 )
 
 // Budget is the crash-loop state the decision needs: the tenant's supervision state and the

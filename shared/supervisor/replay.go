@@ -555,6 +555,10 @@ func (s *Supervisor) replay(ctx context.Context, tenant string, id int64) (Repla
 	return r, err
 }
 
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // openReplay returns the tenant's oldest open replay, or nil.
 func (s *Supervisor) openReplay(ctx context.Context, q rowQueryer, tenant string, forUpdate bool) (*Replay, error) {
 	query := replayColumns + ` WHERE tenant = ? AND phase <> 'DONE' AND canceledAtMs IS NULL ORDER BY id LIMIT 1`

@@ -37,6 +37,15 @@ type Store interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (store.Lease, error)
 	ReleaseLease(ctx context.Context, l store.Lease) error
 	WithFence(ctx context.Context, l store.Lease, fn func(*sql.Tx) error) error
+	SparkSupervision(ctx context.Context, tenant string) (store.Supervision, error)
+	CountedSubmissions(ctx context.Context, tenant string, from time.Time) ([]time.Time, error)
+	RecordSubmissionAttempt(ctx context.Context, l store.Lease, s store.SparkSubmission) (int64, error)
+	RecordSubmissionOutcome(ctx context.Context, id int64, submissionID, outcome, message, master string) error
+	EnterCrashLoop(ctx context.Context, l store.Lease, tenant, reason string, seen uint64, now time.Time) (bool, error)
+	SetSupervisionByOperator(ctx context.Context, tenant, operator, state, reason string, now time.Time) (string, error)
+	SparkSubmissions(ctx context.Context, tenant string, limit int) ([]store.SparkSubmission, error)
+	// SQL is still used by the replay runner (replay.go, governance.go); its statements are
+	// the next to move into store.
 	SQL() *sql.DB
 }
 
@@ -366,7 +375,7 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 	case subErr != nil:
 		outcome, msg = "FAILED", subErr.Error()
 	}
-	if err := s.recordOutcome(context.WithoutCancel(ctx), rowID, sub.ID, outcome, msg, sub.Master); err != nil {
+	if err := s.d.Store.RecordSubmissionOutcome(context.WithoutCancel(ctx), rowID, sub.ID, outcome, msg, sub.Master); err != nil {
 		s.log.ErrorContext(ctx, "record submission outcome", "tenant", t.Name, "submission", sub.ID, "error", err.Error())
 	}
 	status := executions.Succeeded
@@ -426,7 +435,7 @@ func (s *Supervisor) noteMaster(ctx context.Context, tenant string, status spark
 }
 
 func (s *Supervisor) enterCrashLoop(ctx context.Context, t config.Tenant, lease store.Lease, obs Observation, d Decision, opts Options, res Result) (Result, error) {
-	changed, err := s.setCrashLoop(ctx, lease, t.Name, d.Reason, obs.Budget.Version, s.now())
+	changed, err := s.d.Store.EnterCrashLoop(ctx, lease, t.Name, d.Reason, obs.Budget.Version, s.now())
 	if err != nil {
 		return res, fmt.Errorf("enter crash loop for tenant %s: %w", t.Name, err)
 	}
@@ -458,7 +467,7 @@ func (s *Supervisor) setOperatorState(ctx context.Context, tenant, operator, sta
 	if operator == "" {
 		return "", fault.Invalidf("operator is required")
 	}
-	prev, err := s.writeOperatorState(ctx, tenant, operator, state, reason, s.now())
+	prev, err := s.d.Store.SetSupervisionByOperator(ctx, tenant, operator, state, reason, s.now())
 	if err != nil {
 		return "", fmt.Errorf("set supervision of tenant %s to %s: %w", tenant, state, err)
 	}
@@ -474,8 +483,8 @@ func (s *Supervisor) setOperatorState(ctx context.Context, tenant, operator, sta
 
 // State returns the tenant's supervision state (ACTIVE, CRASH_LOOP or PAUSED).
 func (s *Supervisor) State(ctx context.Context, tenant string) (string, error) {
-	st, _, _, err := s.supervision(ctx, s.d.Store.SQL(), tenant, false)
-	return st, err
+	sup, err := s.d.Store.SparkSupervision(ctx, tenant)
+	return sup.State, err
 }
 
 func (s *Supervisor) record(ctx context.Context, a executions.Action) {

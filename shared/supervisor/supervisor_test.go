@@ -444,7 +444,7 @@ func TestResumeWinsOverAStaleCrashLoopDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	lease, _ := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "x", time.Minute)
-	changed, err := s.setCrashLoop(ctx, lease, e.tenant.Name, "decided on an old read", b.Version, e.clock.now())
+	changed, err := e.db.EnterCrashLoop(ctx, lease, e.tenant.Name, "decided on an old read", b.Version, e.clock.now())
 	if err != nil || changed {
 		t.Errorf("setCrashLoop on a stale version: changed=%v err=%v, want refused", changed, err)
 	}
