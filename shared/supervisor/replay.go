@@ -294,44 +294,43 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 	gated := func() (Result, bool, error) {
 		return paused("its pipeline " + r.PipelineID + " refused the next step (paused, canceled or judged meanwhile)")
 	}
+	// Read: the pipeline's verdict (an approval given through its judgment is recorded at
+	// once) and the job's drivers. Decide: Next. Act and record: the executor of the step.
+	var v verdict
 	if s.governed(r) {
-		v, err := s.pipelineVerdict(ctx, r)
-		if err != nil {
+		var err error
+		if v, err = s.pipelineVerdict(ctx, r); err != nil {
 			return res, true, err
 		}
-		if v.Ended {
-			if err := s.endReplay(ctx, lease, r, v); err != nil {
-				return res, true, err
-			}
-			st.Note = "ended: " + v.Reason
-			return res, false, nil
-		}
-		if v.ApprovedBy != "" && r.ApprovedAt == nil {
+		if !v.Ended && v.ApprovedBy != "" && r.ApprovedAt == nil {
 			if err := s.approveFromJudgment(ctx, r, v.ApprovedBy); err != nil {
 				return res, true, err
 			}
 		}
-		if v.Paused {
-			return paused(v.Reason)
+	}
+	step := Next(ReplayState{ID: r.ID, Phase: r.Phase, Step: r.Step, DueAt: r.dueAt(), ApprovalRequired: r.ApprovalRequired,
+		Approved: r.ApprovedAt != nil, CleanerWired: s.d.CleanState != nil},
+		v, ReplayObserved{MasterStatus: obs.Master.Status, AliveDrivers: len(Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive)}, s.now())
+	switch step.Kind {
+	case StepEnd:
+		if err := s.endReplay(ctx, lease, r, v); err != nil {
+			return res, true, err
 		}
+		st.Note = step.Reason
+		return res, false, nil
+	case StepHold:
+		return paused(v.Reason)
+	case StepNotDue, StepAwaitApproval:
+		st.Note = step.Reason
+		return res, false, nil
+	case StepRefuse: // before killing anything
+		return res, true, fault.New(fault.Internal, "%s", step.Reason)
+	case StepAwaitMaster:
+		res.Action, res.Reason = WaitForMaster, step.Reason
+		return res, true, nil
 	}
 	startedKilling := false
-	if r.Step == StepWaiting {
-		if s.now().Before(r.dueAt()) {
-			st.Note = "due at " + r.dueAt().UTC().Format(time.RFC3339)
-			return res, false, nil
-		}
-		if r.ApprovalRequired && r.ApprovedAt == nil {
-			st.Note = "due, waiting for an operator's approval before the driver is killed and the state deleted"
-			return res, false, nil
-		}
-		if s.d.CleanState == nil { // refuse before killing anything
-			return res, true, fault.New(fault.Internal, "replay %d is due but no state cleaner is wired", r.ID)
-		}
-		if obs.Master.Status != spark.Alive {
-			res.Action, res.Reason = WaitForMaster, fmt.Sprintf("replay %d due but the master is %s", r.ID, statusName(obs.Master.Status))
-			return res, true, nil
-		}
+	if r.Step == StepWaiting { // step.Kind == StepKill: enter KILLING
 		finished, outcome := "", map[string]any(nil)
 		if r.Phase == PhaseResume {
 			finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
