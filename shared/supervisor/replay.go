@@ -280,165 +280,224 @@ func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64
 // repository refuses unless the pipeline is still RUNNING, so that an operator's action that
 // lands between the read and the step still stops it.
 func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease store.Lease, cluster Cluster, obs Observation, r *Replay) (Result, bool, error) {
-	res := s.result(t, obs, Decision{})
-	st := &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step}
-	res.Replay = st
-	paused := func(reason string) (Result, bool, error) {
-		st.Note = fmt.Sprintf("no step taken: %s", reason)
-		if r.Step == StepWaiting {
-			return res, false, nil // the job is as it was: ordinary supervision goes on
-		}
-		res.Action, res.Reason = ReplayPaused, fmt.Sprintf("replay %d (%s, %s) takes no step: %s", r.ID, r.Phase, r.Step, reason)
-		return res, true, nil
-	}
-	gated := func() (Result, bool, error) {
-		return paused("its pipeline " + r.PipelineID + " refused the next step (paused, canceled or judged meanwhile)")
-	}
+	run := &replayRun{s: s, t: t, lease: lease, cluster: cluster, obs: obs, r: r, res: s.result(t, obs, Decision{}),
+		st: &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step}}
+	run.res.Replay = run.st
 	// Read: the pipeline's verdict (an approval given through its judgment is recorded at
 	// once) and the job's drivers. Decide: Next. Act and record: the executor of the step.
 	var v verdict
 	if s.governed(r) {
 		var err error
 		if v, err = s.pipelineVerdict(ctx, r); err != nil {
-			return res, true, err
+			return run.res, true, err
 		}
 		if !v.Ended && v.ApprovedBy != "" && r.ApprovedAt == nil {
 			if err := s.approveFromJudgment(ctx, r, v.ApprovedBy); err != nil {
-				return res, true, err
+				return run.res, true, err
 			}
 		}
 	}
 	step := Next(ReplayState{ID: r.ID, Phase: r.Phase, Step: r.Step, DueAt: r.dueAt(), ApprovalRequired: r.ApprovalRequired,
 		Approved: r.ApprovedAt != nil, CleanerWired: s.d.CleanState != nil},
-		v, ReplayObserved{MasterStatus: obs.Master.Status, AliveDrivers: len(Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive)}, s.now())
+		v, ReplayObserved{MasterStatus: obs.Master.Status, AliveDrivers: len(run.alive(obs))}, s.now())
 	switch step.Kind {
 	case StepEnd:
 		if err := s.endReplay(ctx, lease, r, v); err != nil {
-			return res, true, err
+			return run.res, true, err
 		}
-		st.Note = step.Reason
-		return res, false, nil
+		run.st.Note = step.Reason
+		return run.res, false, nil
 	case StepHold:
-		return paused(v.Reason)
+		return run.hold(v.Reason)
 	case StepNotDue, StepAwaitApproval:
-		st.Note = step.Reason
-		return res, false, nil
+		run.st.Note = step.Reason
+		return run.res, false, nil
 	case StepRefuse: // before killing anything
-		return res, true, fault.New(fault.Internal, "%s", step.Reason)
+		return run.res, true, fault.New(fault.Internal, "%s", step.Reason)
 	case StepAwaitMaster:
-		res.Action, res.Reason = WaitForMaster, step.Reason
-		return res, true, nil
+		run.res.Action, run.res.Reason = WaitForMaster, step.Reason
+		return run.res, true, nil
 	}
-	startedKilling := false
-	if r.Step == StepWaiting { // step.Kind == StepKill: enter KILLING
-		finished, outcome := "", map[string]any(nil)
-		if r.Phase == PhaseResume {
-			finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
+	// A step that completes moves the row on, and the next executor runs in the same check.
+	started := false
+	if r.Step == StepWaiting { // StepKill from WAITING: enter KILLING
+		if done, handled, err := run.enterKilling(ctx); done {
+			return run.res, handled, err
 		}
-		alive := Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive
-		if g, err := s.moveStages(ctx, r, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
-			"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(alive), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}}); err != nil || g {
-			if err != nil {
-				return res, true, err
-			}
-			return gated()
-		}
-		if err := s.setReplayStep(ctx, lease, r, StepKilling, nil); err != nil {
-			return res, true, err
-		}
-		startedKilling = true
+		started = true
 	}
 	if r.Step == StepKilling {
-		alive := Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive
-		for _, d := range alive {
-			err := cluster.Kill(ctx, d.ID)
-			if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
-				return res, true, fmt.Errorf("replay %d: kill driver %s of tenant %s: %w", r.ID, d.ID, t.Name, err)
-			}
-			if !startedKilling {
-				continue // a repeated kill request while waiting for the worker; recorded once
-			}
-			s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: "replay", Inputs: inputs(obs),
-				Description: fmt.Sprintf("Kill driver %s for replay %d (%s)", d.ID, r.ID, r.Phase),
-				Rule:        ruleKill,
-				Outcome:     map[string]any{"driverId": d.ID, "state": d.State, "replay": r.ID, "pipeline": r.PipelineID}})
-		}
-		if len(alive) > 0 {
-			again, err := s.observe(ctx, t, cluster)
-			if err != nil {
-				return res, true, err
-			}
-			if left := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(left) > 0 {
-				res.Action = ReplayKilling
-				res.DriverID, res.DriverState = left[0].ID, left[0].State
-				res.Reason = fmt.Sprintf("replay %d: kill requested; waiting for driver %s (%s) to stop", r.ID, left[0].ID, left[0].State)
-				st.Step = r.Step
-				return res, true, nil
-			}
-		}
-		if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
-			"killRequested": driverIDs(alive), "verifiedNoDriverAlive": true}},
-			phaseStage(r.Phase, StepCleaning), map[string]any{"inputs": map[string]any{
-				"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}}); err != nil || g {
-			if err != nil {
-				return res, true, err
-			}
-			return gated()
-		}
-		if err := s.setReplayStep(ctx, lease, r, StepCleaning, nil); err != nil {
-			return res, true, err
+		if done, handled, err := run.kill(ctx, started); done {
+			return run.res, handled, err
 		}
 	}
 	if r.Step == StepCleaning {
-		if s.d.CleanState == nil {
-			return res, true, fault.New(fault.Internal, "replay %d: no state cleaner is wired", r.ID)
+		if done, handled, err := run.clean(ctx); done {
+			return run.res, handled, err
 		}
-		rep, err := s.d.CleanState(ctx, t)
-		if err != nil {
-			s.saveReplayError(ctx, r.ID, err)
-			if s.governed(r) { // what failed, for the operator reading the stage; retried next check
-				s.d.Pipelines.UpdateStage(context.WithoutCancel(ctx), r.PipelineID, stageRef(r.ApprovalRequired, phaseStage(r.Phase, StepCleaning)),
-					executions.Running, map[string]any{"lastError": truncate(err.Error(), 1024), "lastAttempt": deleteOutcome(rep)})
-			}
-			return res, true, fmt.Errorf("replay %d: delete spark state of tenant %s: %w", r.ID, t.Name, err)
-		}
-		cleanInputs := map[string]any{"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase}
-		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
-			Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
-			Inputs:      cleanInputs, Rule: ruleClean, Outcome: deleteOutcome(rep)})
-		if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
-			phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}}); err != nil || g {
-			// The state is gone and the deletion recorded; the row stays in CLEANING, whose
-			// repetition deletes nothing that a driver wrote (none runs).
-			if err != nil {
-				return res, true, err
-			}
-			return gated()
-		}
-		if err := s.setReplayStep(ctx, lease, r, StepSubmitting, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET cleanedPhases = CONCAT(cleanedPhases, ?, ',') WHERE id = ?`, r.Phase, r.ID)
-			return err
-		}); err != nil {
-			return res, true, err
-		}
-		r.CleanedPhases = append(r.CleanedPhases, r.Phase)
 	}
-	// StepSubmitting: submit unless an earlier attempt already got a driver going.
+	return run.submit(ctx)
+}
+
+// replayRun is one check's work on a replay: the executors of its steps share what the
+// check read and the result it reports.
+type replayRun struct {
+	s       *Supervisor
+	t       config.Tenant
+	lease   store.Lease
+	cluster Cluster
+	obs     Observation
+	r       *Replay
+	res     Result
+	st      *ReplayStatus
+}
+
+// alive are the job's alive drivers in o.
+func (p *replayRun) alive(o Observation) []spark.Driver {
+	return Decide(Observation{Master: o.Master, MainClass: o.MainClass, Now: o.Now}).Alive
+}
+
+// hold takes no step: mid-phase the check is the replay's (the job stays as it is); while
+// waiting the ordinary monitor goes on.
+func (p *replayRun) hold(reason string) (Result, bool, error) {
+	p.st.Note = fmt.Sprintf("no step taken: %s", reason)
+	if p.r.Step == StepWaiting {
+		return p.res, false, nil
+	}
+	p.res.Action, p.res.Reason = ReplayPaused, fmt.Sprintf("replay %d (%s, %s) takes no step: %s", p.r.ID, p.r.Phase, p.r.Step, reason)
+	return p.res, true, nil
+}
+
+// gated is hold when the pipeline refused the next step.
+func (p *replayRun) gated() (bool, bool, error) {
+	_, handled, err := p.hold("its pipeline " + p.r.PipelineID + " refused the next step (paused, canceled or judged meanwhile)")
+	return true, handled, err
+}
+
+// enterKilling records the kill stage's start and moves the row to KILLING.
+func (p *replayRun) enterKilling(ctx context.Context) (done, handled bool, err error) {
+	s, r, obs := p.s, p.r, p.obs
+	finished, outcome := "", map[string]any(nil)
+	if r.Phase == PhaseResume {
+		finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
+	}
+	if g, err := s.moveStages(ctx, r, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
+		"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(p.alive(obs)), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}}); err != nil || g {
+		if err != nil {
+			return true, true, err
+		}
+		return p.gated()
+	}
+	if err := s.setReplayStep(ctx, p.lease, r, StepKilling, nil); err != nil {
+		return true, true, err
+	}
+	return false, true, nil
+}
+
+// kill asks the master to kill the job's drivers (each kill recorded when the step starts),
+// and moves to CLEANING once none is alive.
+func (p *replayRun) kill(ctx context.Context, started bool) (done, handled bool, err error) {
+	s, r, t := p.s, p.r, p.t
+	alive := p.alive(p.obs)
+	for _, d := range alive {
+		err := p.cluster.Kill(ctx, d.ID)
+		if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
+			return true, true, fmt.Errorf("replay %d: kill driver %s of tenant %s: %w", r.ID, d.ID, t.Name, err)
+		}
+		if !started {
+			continue // a repeated kill request while waiting for the worker; recorded once
+		}
+		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: "replay", Inputs: inputs(p.obs),
+			Description: fmt.Sprintf("Kill driver %s for replay %d (%s)", d.ID, r.ID, r.Phase),
+			Rule:        ruleKill,
+			Outcome:     map[string]any{"driverId": d.ID, "state": d.State, "replay": r.ID, "pipeline": r.PipelineID}})
+	}
+	if len(alive) > 0 {
+		again, err := s.observe(ctx, t, p.cluster)
+		if err != nil {
+			return true, true, err
+		}
+		if left := p.alive(again); len(left) > 0 {
+			p.res.Action = ReplayKilling
+			p.res.DriverID, p.res.DriverState = left[0].ID, left[0].State
+			p.res.Reason = fmt.Sprintf("replay %d: kill requested; waiting for driver %s (%s) to stop", r.ID, left[0].ID, left[0].State)
+			p.st.Step = r.Step
+			return true, true, nil
+		}
+	}
+	if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
+		"killRequested": driverIDs(alive), "verifiedNoDriverAlive": true}},
+		phaseStage(r.Phase, StepCleaning), map[string]any{"inputs": map[string]any{
+			"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}}); err != nil || g {
+		if err != nil {
+			return true, true, err
+		}
+		return p.gated()
+	}
+	if err := s.setReplayStep(ctx, p.lease, r, StepCleaning, nil); err != nil {
+		return true, true, err
+	}
+	return false, true, nil
+}
+
+// clean deletes the checkpoint and <logsDir>/_spark_metadata, records it, and moves to
+// SUBMITTING.
+func (p *replayRun) clean(ctx context.Context) (done, handled bool, err error) {
+	s, r, t := p.s, p.r, p.t
+	if s.d.CleanState == nil {
+		return true, true, fault.New(fault.Internal, "replay %d: no state cleaner is wired", r.ID)
+	}
+	rep, err := s.d.CleanState(ctx, t)
+	if err != nil {
+		s.saveReplayError(ctx, r.ID, err)
+		if s.governed(r) { // what failed, for the operator reading the stage; retried next check
+			s.d.Pipelines.UpdateStage(context.WithoutCancel(ctx), r.PipelineID, stageRef(r.ApprovalRequired, phaseStage(r.Phase, StepCleaning)),
+				executions.Running, map[string]any{"lastError": truncate(err.Error(), 1024), "lastAttempt": deleteOutcome(rep)})
+		}
+		return true, true, fmt.Errorf("replay %d: delete spark state of tenant %s: %w", r.ID, t.Name, err)
+	}
+	cleanInputs := map[string]any{"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase}
+	s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
+		Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
+		Inputs:      cleanInputs, Rule: ruleClean, Outcome: deleteOutcome(rep)})
+	if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
+		phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}}); err != nil || g {
+		// The state is gone and the deletion recorded; the row stays in CLEANING, whose
+		// repetition deletes nothing that a driver wrote (none runs).
+		if err != nil {
+			return true, true, err
+		}
+		return p.gated()
+	}
+	if err := s.setReplayStep(ctx, p.lease, r, StepSubmitting, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET cleanedPhases = CONCAT(cleanedPhases, ?, ',') WHERE id = ?`, r.Phase, r.ID)
+		return err
+	}); err != nil {
+		return true, true, err
+	}
+	r.CleanedPhases = append(r.CleanedPhases, r.Phase)
+	return false, true, nil
+}
+
+// submit submits the phase unless an earlier attempt already got a driver going, completes
+// the phase and records it in the pipeline.
+func (p *replayRun) submit(ctx context.Context) (Result, bool, error) {
+	s, r, t := p.s, p.r, p.t
 	if s.governed(r) { // read the pipeline again right before submitting
 		if v, err := s.pipelineVerdict(ctx, r); err != nil {
-			return res, true, err
+			return p.res, true, err
 		} else if v.Paused || v.Ended {
-			return paused(v.Reason)
+			return p.hold(v.Reason)
 		}
 	}
-	again, err := s.observe(ctx, t, cluster)
+	again, err := s.observe(ctx, t, p.cluster)
 	if err != nil {
-		return res, true, err
+		return p.res, true, err
 	}
 	subID, outcome := "", "ALREADY_ALIVE"
-	if alive := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(alive) > 0 {
+	if alive := p.alive(again); len(alive) > 0 {
 		subID = alive[0].ID
-		res.Reason = fmt.Sprintf("replay %d (%s): driver %s already submitted", r.ID, r.Phase, subID)
+		p.res.Reason = fmt.Sprintf("replay %d (%s): driver %s already submitted", r.ID, r.Phase, subID)
 	} else {
 		reason := fmt.Sprintf("replay %d (%s)", r.ID, r.Phase)
 		if ts := r.phaseTimestamp(); ts > 0 {
@@ -446,17 +505,17 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 		} else {
 			reason += ": resume the subscribe pattern"
 		}
-		sres, err := s.submit(ctx, t, lease, cluster, again, reason, Options{Trigger: "replay"}, r.phaseTimestamp(), res)
+		sres, err := s.submit(ctx, t, p.lease, p.cluster, again, reason, Options{Trigger: "replay"}, r.phaseTimestamp(), p.res)
 		if err != nil {
 			s.saveReplayError(ctx, r.ID, err)
 			return sres, true, err
 		}
-		res, subID, outcome = sres, sres.SubmissionID, "ACCEPTED"
-		res.Reason = reason
+		p.res, subID, outcome = sres, sres.SubmissionID, "ACCEPTED"
+		p.res.Reason = reason
 	}
 	phase, submitStage := r.Phase, phaseStage(r.Phase, StepSubmitting)
-	if err := s.completeReplayPhase(ctx, lease, r, subID); err != nil {
-		return res, true, err
+	if err := s.completeReplayPhase(ctx, p.lease, r, subID); err != nil {
+		return p.res, true, err
 	}
 	next := StageWaitResume
 	if r.Phase == PhaseDone {
@@ -469,9 +528,9 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 	} else if !g && next == "" {
 		s.finishPipeline(ctx, r, subID)
 	}
-	res.Action, res.SubmissionID = ReplaySubmit, subID
-	res.Replay = &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
-	return res, true, nil
+	p.res.Action, p.res.SubmissionID = ReplaySubmit, subID
+	p.res.Replay = &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
+	return p.res, true, nil
 }
 
 // timestampOf is the starting timestamp a phase submitted with (0: the subscribe pattern).
