@@ -246,16 +246,11 @@ func (s *Supervisor) finishPipeline(ctx context.Context, r *Replay, submissionID
 
 // endReplay closes r because its pipeline says so: nothing more is killed, deleted or submitted.
 func (s *Supervisor) endReplay(ctx context.Context, lease store.Lease, r *Replay, v verdict) error {
-	now := s.now().UnixMilli()
-	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ?, endReason = ?
-			WHERE id = ? AND canceledAtMs IS NULL AND phase <> 'DONE'`, truncate(nonEmpty(v.By, "execution"), 128), now, truncate(v.Reason, 255), r.ID)
+	now := s.now()
+	if err := s.d.Store.EndSparkReplay(ctx, lease, r.ID, nonEmpty(v.By, "execution"), v.Reason, now); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("replay %d: end it (%s): %w", r.ID, v.Reason, err)
 	}
-	t := s.now().UTC()
+	t := now.UTC()
 	r.CanceledAt, r.CanceledBy, r.EndReason = &t, nonEmpty(v.By, "execution"), v.Reason
 	s.log.InfoContext(ctx, "replay ended by its pipeline", "tenant", r.Tenant, "replay", r.ID, "pipeline", r.PipelineID, "reason", v.Reason)
 	return nil
@@ -264,10 +259,8 @@ func (s *Supervisor) endReplay(ctx context.Context, lease store.Lease, r *Replay
 // approveFromJudgment records in the row an approval given through the pipeline's judgment.
 func (s *Supervisor) approveFromJudgment(ctx context.Context, r *Replay, by string) error {
 	now := s.now()
-	_, err := s.d.Store.SQL().ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ? AND approvedAtMs IS NULL`,
-		truncate(by, 128), now.UnixMilli(), r.ID)
-	if err != nil {
-		return fmt.Errorf("replay %d: record approval by %s: %w", r.ID, by, err)
+	if err := s.d.Store.ApproveSparkReplay(ctx, r.ID, by, now); err != nil {
+		return err
 	}
 	t := now.UTC()
 	r.ApprovedAt, r.ApprovedBy = &t, by

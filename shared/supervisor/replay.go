@@ -388,7 +388,7 @@ func (p *replayRun) enterKilling(ctx context.Context) (done, handled bool, err e
 		}
 		return p.gated()
 	}
-	if err := s.setReplayStep(ctx, p.lease, r, StepKilling, nil); err != nil {
+	if err := s.setReplayStep(ctx, p.lease, r, StepKilling, false); err != nil {
 		return true, true, err
 	}
 	return false, true, nil
@@ -434,7 +434,7 @@ func (p *replayRun) kill(ctx context.Context, started bool) (done, handled bool,
 		}
 		return p.gated()
 	}
-	if err := s.setReplayStep(ctx, p.lease, r, StepCleaning, nil); err != nil {
+	if err := s.setReplayStep(ctx, p.lease, r, StepCleaning, false); err != nil {
 		return true, true, err
 	}
 	return false, true, nil
@@ -469,13 +469,9 @@ func (p *replayRun) clean(ctx context.Context) (done, handled bool, err error) {
 		}
 		return p.gated()
 	}
-	if err := s.setReplayStep(ctx, p.lease, r, StepSubmitting, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET cleanedPhases = CONCAT(cleanedPhases, ?, ',') WHERE id = ?`, r.Phase, r.ID)
-		return err
-	}); err != nil {
+	if err := s.setReplayStep(ctx, p.lease, r, StepSubmitting, true); err != nil {
 		return true, true, err
 	}
-	r.CleanedPhases = append(r.CleanedPhases, r.Phase)
 	return false, true, nil
 }
 
@@ -633,25 +629,14 @@ func (s *Supervisor) openReplay(ctx context.Context, q rowQueryer, tenant string
 	return &r, nil
 }
 
-// setReplayStep records the next step under the fence (with extra writes in the same
-// transaction) and updates r.
-func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Replay, step string, extra func(*sql.Tx) error) error {
-	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET step = ?, stepChangedAtMs = ?, lastError = NULL
-			WHERE id = ? AND phase = ? AND step = ? AND canceledAtMs IS NULL`, step, s.now().UnixMilli(), r.ID, r.Phase, r.Step)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fault.Conflictf("replay %d changed since it was read (expected %s/%s)", r.ID, r.Phase, r.Step)
-		}
-		if extra != nil {
-			return extra(tx)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("replay %d: record step %s: %w", r.ID, step, err)
+// setReplayStep records the next step under the fence (cleaned: the phase's state is gone)
+// and updates r.
+func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Replay, step string, cleaned bool) error {
+	if err := s.d.Store.SetSparkReplayStep(ctx, lease, r.ID, r.Phase, r.Step, step, cleaned, s.now()); err != nil {
+		return err
+	}
+	if cleaned {
+		r.CleanedPhases = append(r.CleanedPhases, r.Phase)
 	}
 	r.Step = step
 	return nil
@@ -659,24 +644,12 @@ func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Re
 
 // completeReplayPhase sets Logwise's flag for the phase and moves to the next one.
 func (s *Supervisor) completeReplayPhase(ctx context.Context, lease store.Lease, r *Replay, submissionID string) error {
-	next, flag := PhaseResume, "isSubmittedForOffsetsTimestamp"
+	next := PhaseResume
 	if r.Phase == PhaseResume {
-		next, flag = PhaseDone, "isResumedToSubscribePattern"
+		next = PhaseDone
 	}
-	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET `+flag+` = TRUE, phase = ?, step = ?, stepChangedAtMs = ?,
-			lastSubmissionId = NULLIF(?, ''), lastError = NULL WHERE id = ? AND phase = ? AND step = ?`,
-			next, StepWaiting, s.now().UnixMilli(), submissionID, r.ID, r.Phase, StepSubmitting)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fault.Conflictf("replay %d changed since it was read", r.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("replay %d: complete phase %s: %w", r.ID, r.Phase, err)
+	if err := s.d.Store.CompleteSparkReplayPhase(ctx, lease, r.ID, r.Phase, next, StepWaiting, StepSubmitting, submissionID, s.now()); err != nil {
+		return err
 	}
 	if r.Phase == PhaseTimestamp {
 		r.SubmittedForOffsetsTimestamp = true
@@ -688,9 +661,7 @@ func (s *Supervisor) completeReplayPhase(ctx context.Context, lease store.Lease,
 }
 
 func (s *Supervisor) saveReplayError(ctx context.Context, id int64, cause error) {
-	_, err := s.d.Store.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE spark_submit_status SET lastError = ? WHERE id = ?`,
-		truncate(cause.Error(), 1024), id)
-	if err != nil {
+	if err := s.d.Store.SaveSparkReplayError(context.WithoutCancel(ctx), id, cause.Error()); err != nil {
 		s.log.ErrorContext(ctx, "record replay error", "replay", id, "error", err.Error())
 	}
 }

@@ -44,8 +44,14 @@ type Store interface {
 	EnterCrashLoop(ctx context.Context, l store.Lease, tenant, reason string, seen uint64, now time.Time) (bool, error)
 	SetSupervisionByOperator(ctx context.Context, tenant, operator, state, reason string, now time.Time) (string, error)
 	SparkSubmissions(ctx context.Context, tenant string, limit int) ([]store.SparkSubmission, error)
-	// SQL is still used by the replay runner (replay.go, governance.go); its statements are
-	// the next to move into store.
+	SetSparkReplayStep(ctx context.Context, l store.Lease, id int64, phase, from, to string, cleaned bool, now time.Time) error
+	CompleteSparkReplayPhase(ctx context.Context, l store.Lease, id int64, phase, next, waiting, submitting, submissionID string, now time.Time) error
+	EndSparkReplay(ctx context.Context, l store.Lease, id int64, by, reason string, now time.Time) error
+	ApproveSparkReplay(ctx context.Context, id int64, by string, now time.Time) error
+	SaveSparkReplayError(ctx context.Context, id int64, msg string) error
+	// SQL is still used for the replay rows' reads and the operator's transactions
+	// (replay.go: CreateReplay, operatorReplay, ListReplays; governance.go: adoptReplay);
+	// those statements are the next to move into store.
 	SQL() *sql.DB
 }
 
