@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/logwise/controlplane/shared/fault"
@@ -93,4 +95,247 @@ func (db *DB) SaveSparkReplayError(ctx context.Context, id int64, msg string) er
 		return mapErr(fmt.Errorf("replay %d: record its error: %w", id, err))
 	}
 	return nil
+}
+
+// SparkReplay is one row of spark_submit_status: a replay of a tenant's Spark job (restart
+// from a Kafka timestamp, then resume the subscribe pattern).
+type SparkReplay struct {
+	ID                                int64
+	Tenant                            string
+	StartingOffsetsTimestamp          int64
+	ResumeToSubscribePatternTimestamp int64
+	SubmittedForOffsetsTimestamp      bool
+	ResumedToSubscribePattern         bool
+	ApprovalRequired                  bool
+	ApprovedBy                        string
+	ApprovedAt                        *time.Time
+	CreatedBy                         string
+	CanceledBy                        string
+	CanceledAt                        *time.Time
+	Phase                             string
+	Step                              string
+	CleanedPhases                     []string
+	LastSubmissionID                  string
+	LastError                         string
+	PipelineID                        string
+	EndReason                         string
+}
+
+const replayColumns = `SELECT id, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp,
+	isSubmittedForOffsetsTimestamp, isResumedToSubscribePattern, approvalRequired, COALESCE(approvedBy, ''), approvedAtMs,
+	createdBy, COALESCE(canceledBy, ''), canceledAtMs, phase, step, cleanedPhases, COALESCE(lastSubmissionId, ''),
+	COALESCE(lastError, ''), COALESCE(pipelineId, ''), COALESCE(endReason, '') FROM spark_submit_status`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanReplay(sc scanner) (SparkReplay, error) {
+	var r SparkReplay
+	var approved, canceled sql.NullInt64
+	var cleaned string
+	err := sc.Scan(&r.ID, &r.Tenant, &r.StartingOffsetsTimestamp, &r.ResumeToSubscribePatternTimestamp,
+		&r.SubmittedForOffsetsTimestamp, &r.ResumedToSubscribePattern, &r.ApprovalRequired, &r.ApprovedBy, &approved,
+		&r.CreatedBy, &r.CanceledBy, &canceled, &r.Phase, &r.Step, &cleaned, &r.LastSubmissionID, &r.LastError, &r.PipelineID, &r.EndReason)
+	if err != nil {
+		return r, err
+	}
+	if approved.Valid {
+		t := time.UnixMilli(approved.Int64).UTC()
+		r.ApprovedAt = &t
+	}
+	if canceled.Valid {
+		t := time.UnixMilli(canceled.Int64).UTC()
+		r.CanceledAt = &t
+	}
+	r.CleanedPhases = []string{}
+	for _, p := range strings.Split(cleaned, ",") {
+		if p != "" {
+			r.CleanedPhases = append(r.CleanedPhases, p)
+		}
+	}
+	return r, nil
+}
+
+// SparkReplays returns the tenant's replays, newest first (at most 100).
+func (db *DB) SparkReplays(ctx context.Context, tenant string) ([]SparkReplay, error) {
+	rows, err := db.sql.QueryContext(ctx, replayColumns+` WHERE tenant = ? ORDER BY id DESC LIMIT 100`, tenant)
+	if err != nil {
+		return nil, mapErr(fmt.Errorf("list replays of tenant %s: %w", tenant, err))
+	}
+	defer rows.Close()
+	var out []SparkReplay
+	for rows.Next() {
+		r, err := scanReplay(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
+		}
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// SparkReplayByID returns the tenant's replay id (NotFound when it has none).
+func (db *DB) SparkReplayByID(ctx context.Context, tenant string, id int64) (SparkReplay, error) {
+	return replayByID(ctx, db.sql, tenant, id, false)
+}
+
+func replayByID(ctx context.Context, q queryer, tenant string, id int64, forUpdate bool) (SparkReplay, error) {
+	query := replayColumns + ` WHERE tenant = ? AND id = ?`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	r, err := scanReplay(q.QueryRowContext(ctx, query, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fault.NotFoundf("tenant %s has no replay %d", tenant, id)
+	}
+	return r, mapErr(err)
+}
+
+// OpenSparkReplay returns the tenant's oldest open replay (not DONE, not canceled), or nil.
+func (db *DB) OpenSparkReplay(ctx context.Context, tenant string) (*SparkReplay, error) {
+	return openReplay(ctx, db.sql, tenant, false)
+}
+
+func openReplay(ctx context.Context, q queryer, tenant string, forUpdate bool) (*SparkReplay, error) {
+	query := replayColumns + ` WHERE tenant = ? AND phase <> 'DONE' AND canceledAtMs IS NULL ORDER BY id LIMIT 1`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	r, err := scanReplay(q.QueryRowContext(ctx, query, tenant))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, mapErr(fmt.Errorf("read open replay of tenant %s: %w", tenant, err))
+	}
+	return &r, nil
+}
+
+// noOpenReplay is a Conflict when the tenant has an open replay (read under lock).
+func noOpenReplay(ctx context.Context, tx *sql.Tx, tenant, then string) error {
+	open, err := openReplay(ctx, tx, tenant, true)
+	if err != nil {
+		return err
+	}
+	if open != nil {
+		return fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); %s", tenant, open.ID, open.Phase, open.Step, then)
+	}
+	return nil
+}
+
+// insertReplay writes r (its ID ignored) and returns its id; a replay of the same timestamp
+// or pipeline is a Conflict.
+func insertReplay(ctx context.Context, tx *sql.Tx, r SparkReplay, now time.Time) (int64, error) {
+	var approvedAt any
+	if r.ApprovedAt != nil {
+		approvedAt = r.ApprovedAt.UnixMilli()
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
+		resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp, approvalRequired, approvedBy, approvedAtMs, createdBy,
+		phase, step, stepChangedAtMs, cleanedPhases, pipelineId) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, NULLIF(?, ''))`,
+		r.Tenant, r.StartingOffsetsTimestamp, r.ResumeToSubscribePatternTimestamp, r.SubmittedForOffsetsTimestamp, r.ApprovalRequired,
+		truncate(r.ApprovedBy, 128), approvedAt, truncate(r.CreatedBy, 128), r.Phase, r.Step, now.UnixMilli(), joinPhases(r.CleanedPhases), r.PipelineID)
+	if err != nil {
+		if strings.Contains(err.Error(), "Duplicate entry") {
+			return 0, fault.Conflictf("tenant %s already had a replay from timestamp %d or for pipeline %s", r.Tenant, r.StartingOffsetsTimestamp, r.PipelineID)
+		}
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func joinPhases(ps []string) string {
+	out := ""
+	for _, p := range ps {
+		out += p + ","
+	}
+	return out
+}
+
+// CreateSparkReplay records r for its tenant, unless the tenant has an open replay (a
+// Conflict). attach, when not nil, runs inside the row's transaction with the new id and
+// returns the pipeline the replay runs as, kept on the row: a replay never runs ungoverned.
+// The pipeline id is returned even on failure, for the caller to cancel.
+func (db *DB) CreateSparkReplay(ctx context.Context, r SparkReplay, now time.Time, attach func(id int64) (string, error)) (id int64, pipelineID string, err error) {
+	err = db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := noOpenReplay(ctx, tx, r.Tenant, "cancel it first"); err != nil {
+			return err
+		}
+		r.PipelineID = ""
+		if id, err = insertReplay(ctx, tx, r, now); err != nil {
+			return err
+		}
+		if attach == nil {
+			return nil
+		}
+		if pipelineID, err = attach(id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET pipelineId = ? WHERE id = ?`, pipelineID, id)
+		return err
+	})
+	if err != nil {
+		return 0, pipelineID, mapErr(fmt.Errorf("create replay for tenant %s: %w", r.Tenant, err))
+	}
+	return id, pipelineID, nil
+}
+
+// AdoptSparkReplay records, under the fence, a replay taken over with its pipeline from
+// another partition (r's phase, step, approval and cleaned phases are where its previous
+// owner stopped), unless the tenant has an open replay (a Conflict).
+func (db *DB) AdoptSparkReplay(ctx context.Context, l Lease, r SparkReplay, now time.Time) (int64, error) {
+	var id int64
+	err := db.WithFence(ctx, l, func(tx *sql.Tx) error {
+		if err := noOpenReplay(ctx, tx, r.Tenant, "pipeline "+r.PipelineID+" is adopted once it ends"); err != nil {
+			return err
+		}
+		var err error
+		id, err = insertReplay(ctx, tx, r, now)
+		return err
+	})
+	if err != nil {
+		return 0, mapErr(fmt.Errorf("adopt replay pipeline %s of tenant %s: %w", r.PipelineID, r.Tenant, err))
+	}
+	return id, nil
+}
+
+// SparkReplayOfPipelineExists reports whether a replay row runs as pipeline id.
+func (db *DB) SparkReplayOfPipelineExists(ctx context.Context, pipelineID string) (bool, error) {
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM spark_submit_status WHERE pipelineId = ?`, pipelineID).Scan(&n); err != nil {
+		return false, mapErr(fmt.Errorf("find replay of pipeline %s: %w", pipelineID, err))
+	}
+	return n > 0, nil
+}
+
+// ReplayChange is what an operator's action does to an open replay.
+type ReplayChange struct {
+	CancelBy  string // set: the replay is canceled by this operator
+	ApproveBy string // set: the replay is approved by this operator
+}
+
+// ChangeSparkReplay applies an operator's action to the tenant's open replay id: decide sees
+// the row, locked, and returns the change (or an error, which changes nothing). A replay
+// that is DONE or canceled is a Conflict; an unknown one NotFound.
+func (db *DB) ChangeSparkReplay(ctx context.Context, tenant string, id int64, now time.Time, decide func(SparkReplay) (ReplayChange, error)) error {
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		r, err := replayByID(ctx, tx, tenant, id, true)
+		if err != nil {
+			return err
+		}
+		if r.Phase == "DONE" || r.CanceledAt != nil {
+			return fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[r.CanceledAt != nil])
+		}
+		c, err := decide(r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case c.CancelBy != "":
+			_, err = tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`, truncate(c.CancelBy, 128), now.UnixMilli(), id)
+		case c.ApproveBy != "":
+			_, err = tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`, truncate(c.ApproveBy, 128), now.UnixMilli(), id)
+		}
+		return err
+	})
+	return mapErr(err)
 }

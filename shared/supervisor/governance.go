@@ -2,10 +2,8 @@ package supervisor
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
@@ -368,12 +366,8 @@ func (s *Supervisor) adoptReplays(ctx context.Context, t config.Tenant, lease st
 }
 
 func (s *Supervisor) adoptReplay(ctx context.Context, t config.Tenant, lease store.Lease, id string) error {
-	var known int
-	if err := s.d.Store.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM spark_submit_status WHERE pipelineId = ?`, id).Scan(&known); err != nil {
+	if known, err := s.d.Store.SparkReplayOfPipelineExists(ctx, id); err != nil || known {
 		return err
-	}
-	if known > 0 {
-		return nil
 	}
 	d, err := s.d.Pipelines.Get(ctx, id)
 	if err != nil {
@@ -392,35 +386,15 @@ func (s *Supervisor) adoptReplay(ctx context.Context, t config.Tenant, lease sto
 		_, err := s.d.Pipelines.Finish(ctx, id, executions.Succeeded, map[string]any{"outcome": map[string]any{"note": "every step had succeeded before the takeover"}})
 		return err
 	}
-	var approvedAt any
+	row := store.SparkReplay{Tenant: t.Name, StartingOffsetsTimestamp: req.StartingOffsetsTimestamp,
+		ResumeToSubscribePatternTimestamp: req.ResumeToSubscribePatternTimestamp, SubmittedForOffsetsTimestamp: p.Phase == PhaseResume,
+		ApprovalRequired: req.ApprovalRequired, ApprovedBy: p.ApprovedBy, CreatedBy: createdBy, Phase: p.Phase, Step: p.Step,
+		CleanedPhases: p.Cleaned, PipelineID: id}
 	if p.ApprovedBy != "" {
-		approvedAt = s.now().UnixMilli()
+		now := s.now()
+		row.ApprovedAt = &now
 	}
-	cleaned := ""
-	for _, ph := range p.Cleaned {
-		cleaned += ph + ","
-	}
-	var rowID int64
-	err = s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		if open, err := s.openReplay(ctx, tx, t.Name, true); err != nil {
-			return err
-		} else if open != nil {
-			return fault.Conflictf("tenant %s has open replay %d; pipeline %s is adopted once it ends", t.Name, open.ID, id)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
-			resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp, approvalRequired, approvedBy, approvedAtMs, createdBy,
-			phase, step, stepChangedAtMs, cleanedPhases, pipelineId) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
-			t.Name, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp, p.Phase == PhaseResume, req.ApprovalRequired,
-			truncate(p.ApprovedBy, 128), approvedAt, truncate(createdBy, 128), p.Phase, p.Step, s.now().UnixMilli(), cleaned, id)
-		if err != nil {
-			if strings.Contains(err.Error(), "Duplicate entry") {
-				return fault.Conflictf("tenant %s already has a replay from timestamp %d or for pipeline %s", t.Name, req.StartingOffsetsTimestamp, id)
-			}
-			return err
-		}
-		rowID, err = res.LastInsertId()
-		return err
-	})
+	rowID, err := s.d.Store.AdoptSparkReplay(ctx, lease, row, s.now())
 	if err != nil {
 		return fmt.Errorf("adopt replay pipeline %s of tenant %s at %s/%s: %w", id, t.Name, p.Phase, p.Step, err)
 	}

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,45 +115,22 @@ func (s *Supervisor) CreateReplay(ctx context.Context, tenant string, req Replay
 	case req.StartingOffsetsTimestamp < 1_000_000_000_000:
 		return Replay{}, fault.Invalidf("startingOffsetsTimestamp %d looks like seconds; use epoch milliseconds", req.StartingOffsetsTimestamp)
 	}
-	var id int64
-	var pipelineID string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if open, err := s.openReplay(ctx, tx, tenant, true); err != nil {
-			return err
-		} else if open != nil {
-			return fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
-			resumeToSubscribePatternTimestamp, approvalRequired, createdBy, phase, step, stepChangedAtMs)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tenant, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp,
-			req.ApprovalRequired, truncate(operator, 128), PhaseTimestamp, StepWaiting, s.now().UnixMilli())
-		if err != nil {
-			if strings.Contains(err.Error(), "Duplicate entry") {
-				return fault.Conflictf("tenant %s already had a replay from timestamp %d", tenant, req.StartingOffsetsTimestamp)
-			}
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if s.d.Pipelines == nil {
-			return nil
-		}
+	var attach func(int64) (string, error)
+	if s.d.Pipelines != nil {
 		// The pipeline is started inside the row's transaction, so that a replay never runs
 		// ungoverned; a pipeline whose row is then not committed is canceled below.
-		if pipelineID, err = s.startReplayPipeline(ctx, tenant, req, operator); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE spark_submit_status SET pipelineId = ? WHERE id = ?`, pipelineID, id)
-		return err
-	})
+		attach = func(int64) (string, error) { return s.startReplayPipeline(ctx, tenant, req, operator) }
+	}
+	id, pipelineID, err := s.d.Store.CreateSparkReplay(ctx, store.SparkReplay{Tenant: tenant, StartingOffsetsTimestamp: req.StartingOffsetsTimestamp,
+		ResumeToSubscribePatternTimestamp: req.ResumeToSubscribePatternTimestamp, ApprovalRequired: req.ApprovalRequired,
+		CreatedBy: operator, Phase: PhaseTimestamp, Step: StepWaiting}, s.now(), attach)
 	if err != nil {
 		if pipelineID != "" {
 			if _, cerr := s.d.Pipelines.Cancel(context.WithoutCancel(ctx), pipelineID, "logwise-controlplane", "its replay was not created: "+err.Error()); cerr != nil {
 				s.log.ErrorContext(ctx, "cancel pipeline of a replay not created", "tenant", tenant, "pipeline", pipelineID, "error", cerr.Error())
 			}
 		}
-		return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
+		return Replay{}, err
 	}
 	s.log.InfoContext(ctx, "replay created", "tenant", tenant, "replay", id, "operator", operator,
 		"startingOffsetsTimestamp", req.StartingOffsetsTimestamp, "resumeToSubscribePatternTimestamp", req.ResumeToSubscribePatternTimestamp,
@@ -180,87 +156,66 @@ func (s *Supervisor) startReplayPipeline(ctx context.Context, tenant string, req
 
 // ListReplays returns the tenant's replays, newest first.
 func (s *Supervisor) ListReplays(ctx context.Context, tenant string) ([]Replay, error) {
-	rows, err := s.d.Store.SQL().QueryContext(ctx, replayColumns+` WHERE tenant = ? ORDER BY id DESC LIMIT 100`, tenant)
+	rows, err := s.d.Store.SparkReplays(ctx, tenant)
 	if err != nil {
-		return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Replay
-	for rows.Next() {
-		r, err := scanReplay(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
-		}
-		out = append(out, r)
+	out := make([]Replay, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Replay(r))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CancelReplay cancels a replay that is waiting (before a phase starts or between phases).
 // A replay in the middle of a phase (killing, cleaning, submitting) cannot be canceled: the
 // job would be left stopped or without state.
 func (s *Supervisor) CancelReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
-	return s.operatorReplay(ctx, tenant, id, operator, "cancel", func(tx *sql.Tx, r Replay) error {
+	return s.operatorReplay(ctx, tenant, id, operator, "cancel", func(r Replay) (store.ReplayChange, error) {
 		if r.Step != StepWaiting {
-			return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now: %s", id, r.Step, r.Phase, uninterruptible).WithCode("CANCEL_REFUSED")
+			return store.ReplayChange{}, fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now: %s", id, r.Step, r.Phase, uninterruptible).WithCode("CANCEL_REFUSED")
 		}
 		if s.governed(&r) {
 			_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
 			if err != nil && !fault.Is(err, fault.Conflict) { // a pipeline already finished stays as it is
-				return err
+				return store.ReplayChange{}, err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`,
-			truncate(operator, 128), s.now().UnixMilli(), id)
-		return err
+		return store.ReplayChange{CancelBy: operator}, nil
 	})
 }
 
 // ApproveReplay lets a replay that requires approval kill the driver and delete the state.
 func (s *Supervisor) ApproveReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
-	return s.operatorReplay(ctx, tenant, id, operator, "approve", func(tx *sql.Tx, r Replay) error {
+	return s.operatorReplay(ctx, tenant, id, operator, "approve", func(r Replay) (store.ReplayChange, error) {
 		if r.ApprovedAt != nil {
-			return nil
+			return store.ReplayChange{}, nil
 		}
 		if s.governed(&r) && r.ApprovalRequired {
 			// Answer the judgment stage too, so that both paths agree; a stage already
 			// answered "continue" through the execution is fine.
 			v, err := s.pipelineVerdict(ctx, &r)
 			if err != nil {
-				return err
+				return store.ReplayChange{}, err
 			}
 			if v.Ended {
-				return fault.Conflictf("replay %d has ended: %s", id, v.Reason)
+				return store.ReplayChange{}, fault.Conflictf("replay %d has ended: %s", id, v.Reason)
 			}
 			if v.ApprovedBy == "" {
 				if _, err := s.d.Pipelines.Judge(ctx, r.PipelineID, stageRef(true, StageApprove), executions.Continue, operator, "approved through the replay API"); err != nil {
-					return err
+					return store.ReplayChange{}, err
 				}
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`,
-			truncate(operator, 128), s.now().UnixMilli(), id)
-		return err
+		return store.ReplayChange{ApproveBy: operator}, nil
 	})
 }
 
-func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, fn func(*sql.Tx, Replay) error) (Replay, error) {
+func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, decide func(Replay) (store.ReplayChange, error)) (Replay, error) {
 	if operator == "" {
 		return Replay{}, fault.Invalidf("operator is required")
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		r, err := scanReplay(tx.QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ? FOR UPDATE`, tenant, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fault.NotFoundf("tenant %s has no replay %d", tenant, id)
-		}
-		if err != nil {
-			return err
-		}
-		if !r.open() {
-			return fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[r.CanceledAt != nil])
-		}
-		return fn(tx, r)
-	})
+	err := s.d.Store.ChangeSparkReplay(ctx, tenant, id, s.now(), func(r store.SparkReplay) (store.ReplayChange, error) { return decide(Replay(r)) })
 	if err != nil {
 		return Replay{}, fmt.Errorf("%s replay %d of tenant %s: %w", verb, id, tenant, err)
 	}
@@ -567,66 +522,19 @@ func resubmitTimestamp(r *Replay) int64 {
 
 // ---- storage ----
 
-const replayColumns = `SELECT id, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp,
-	isSubmittedForOffsetsTimestamp, isResumedToSubscribePattern, approvalRequired, COALESCE(approvedBy, ''), approvedAtMs,
-	createdBy, COALESCE(canceledBy, ''), canceledAtMs, phase, step, cleanedPhases, COALESCE(lastSubmissionId, ''),
-	COALESCE(lastError, ''), COALESCE(pipelineId, ''), COALESCE(endReason, '') FROM spark_submit_status`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanReplay(sc scanner) (Replay, error) {
-	var r Replay
-	var approved, canceled sql.NullInt64
-	var cleaned string
-	err := sc.Scan(&r.ID, &r.Tenant, &r.StartingOffsetsTimestamp, &r.ResumeToSubscribePatternTimestamp,
-		&r.SubmittedForOffsetsTimestamp, &r.ResumedToSubscribePattern, &r.ApprovalRequired, &r.ApprovedBy, &approved,
-		&r.CreatedBy, &r.CanceledBy, &canceled, &r.Phase, &r.Step, &cleaned, &r.LastSubmissionID, &r.LastError, &r.PipelineID, &r.EndReason)
-	if err != nil {
-		return r, err
-	}
-	if approved.Valid {
-		t := time.UnixMilli(approved.Int64).UTC()
-		r.ApprovedAt = &t
-	}
-	if canceled.Valid {
-		t := time.UnixMilli(canceled.Int64).UTC()
-		r.CanceledAt = &t
-	}
-	r.CleanedPhases = []string{}
-	for _, p := range strings.Split(cleaned, ",") {
-		if p != "" {
-			r.CleanedPhases = append(r.CleanedPhases, p)
-		}
-	}
-	return r, nil
-}
-
 func (s *Supervisor) replay(ctx context.Context, tenant string, id int64) (Replay, error) {
-	r, err := scanReplay(s.d.Store.SQL().QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ?`, tenant, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fault.NotFoundf("tenant %s has no replay %d", tenant, id)
-	}
-	return r, err
-}
-
-type rowQueryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	r, err := s.d.Store.SparkReplayByID(ctx, tenant, id)
+	return Replay(r), err
 }
 
 // openReplay returns the tenant's oldest open replay, or nil.
-func (s *Supervisor) openReplay(ctx context.Context, q rowQueryer, tenant string, forUpdate bool) (*Replay, error) {
-	query := replayColumns + ` WHERE tenant = ? AND phase <> 'DONE' AND canceledAtMs IS NULL ORDER BY id LIMIT 1`
-	if forUpdate {
-		query += ` FOR UPDATE`
+func (s *Supervisor) openReplay(ctx context.Context, tenant string) (*Replay, error) {
+	r, err := s.d.Store.OpenSparkReplay(ctx, tenant)
+	if r == nil || err != nil {
+		return nil, err
 	}
-	r, err := scanReplay(q.QueryRowContext(ctx, query, tenant))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read open replay of tenant %s: %w", tenant, err)
-	}
-	return &r, nil
+	rp := Replay(*r)
+	return &rp, nil
 }
 
 // setReplayStep records the next step under the fence (cleaned: the phase's state is gone)
@@ -664,16 +572,4 @@ func (s *Supervisor) saveReplayError(ctx context.Context, id int64, cause error)
 	if err := s.d.Store.SaveSparkReplayError(context.WithoutCancel(ctx), id, cause.Error()); err != nil {
 		s.log.ErrorContext(ctx, "record replay error", "replay", id, "error", err.Error())
 	}
-}
-
-func (s *Supervisor) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.d.Store.SQL().BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }

@@ -8,7 +8,6 @@ package supervisor
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,11 +31,11 @@ type Cluster interface {
 	Kill(ctx context.Context, submissionID string) error
 }
 
-// Store is the part of the database the supervisor uses (*store.DB).
+// Store is the part of the database the supervisor uses (*store.DB): typed methods only, so
+// that a map-backed fake can stand in for it.
 type Store interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (store.Lease, error)
 	ReleaseLease(ctx context.Context, l store.Lease) error
-	WithFence(ctx context.Context, l store.Lease, fn func(*sql.Tx) error) error
 	SparkSupervision(ctx context.Context, tenant string) (store.Supervision, error)
 	CountedSubmissions(ctx context.Context, tenant string, from time.Time) ([]time.Time, error)
 	RecordSubmissionAttempt(ctx context.Context, l store.Lease, s store.SparkSubmission) (int64, error)
@@ -49,10 +48,13 @@ type Store interface {
 	EndSparkReplay(ctx context.Context, l store.Lease, id int64, by, reason string, now time.Time) error
 	ApproveSparkReplay(ctx context.Context, id int64, by string, now time.Time) error
 	SaveSparkReplayError(ctx context.Context, id int64, msg string) error
-	// SQL is still used for the replay rows' reads and the operator's transactions
-	// (replay.go: CreateReplay, operatorReplay, ListReplays; governance.go: adoptReplay);
-	// those statements are the next to move into store.
-	SQL() *sql.DB
+	SparkReplays(ctx context.Context, tenant string) ([]store.SparkReplay, error)
+	SparkReplayByID(ctx context.Context, tenant string, id int64) (store.SparkReplay, error)
+	OpenSparkReplay(ctx context.Context, tenant string) (*store.SparkReplay, error)
+	CreateSparkReplay(ctx context.Context, r store.SparkReplay, now time.Time, attach func(id int64) (string, error)) (int64, string, error)
+	AdoptSparkReplay(ctx context.Context, l store.Lease, r store.SparkReplay, now time.Time) (int64, error)
+	SparkReplayOfPipelineExists(ctx context.Context, pipelineID string) (bool, error)
+	ChangeSparkReplay(ctx context.Context, tenant string, id int64, now time.Time, decide func(store.SparkReplay) (store.ReplayChange, error)) error
 }
 
 // Recorder writes automatic actions to the execution log (*executions.Log).
@@ -277,7 +279,7 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	}
 	s.noteMaster(ctx, t.Name, obs.Master.Status)
 	s.adoptReplays(ctx, t, lease)
-	replay, err := s.openReplay(ctx, s.d.Store.SQL(), t.Name, false)
+	replay, err := s.openReplay(ctx, t.Name)
 	if err != nil {
 		return res, err
 	}
