@@ -6,11 +6,14 @@ GOARCH    ?= arm64
 GOFLAGS_BUILD := -tags lambda.norpc -trimpath -ldflags '-s -w -buildid='
 GOBUILD   = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build $(GOFLAGS_BUILD)
 FUNCTIONS = api sparkmonitor scaler discovery peering
-export GOPROXY ?= https://proxy.golang.org
-export GOFLAGS ?= -mod=readonly
 export AWS_XRAY_SDK_DISABLED ?= true
+# Recipes run in bash with pipefail, so a failing `go test` is not hidden by its report.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# Packages with leases, copiers and goroutines: what `make test-race` checks.
+RACE_PKGS = ./shared/store/... ./shared/reconcile/... ./shared/peering/... ./shared/supervisor/... ./shared/interlink/... ./shared/scaling/...
 
-.PHONY: all build test test-short run bench lint fmt vet invoke clean mariadb \
+.PHONY: all build test test-race test-short run bench lint fmt vet invoke clean mariadb \
 	build-ApiFunction build-SparkMonitorFunction build-ScalerFunction build-DiscoveryFunction build-PeeringFunction
 
 all: lint test
@@ -25,10 +28,18 @@ build-PeeringFunction:      ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functio
 build:
 	@for f in $(FUNCTIONS); do echo "build $$f"; $(GOBUILD) -o bin/$$f/bootstrap ./functions/$$f || exit 1; done
 
-## test: the whole suite against MariaDB on 127.0.0.1:3306 (scripts/mariadb.sh starts one)
+## test: the whole suite against MariaDB on 127.0.0.1:3306 and moto_server (scripts/standins.sh
+## starts or installs them); cmd/testreport prints a line a package, failures in full, skips with
+## their reasons, and "N passed, N failed, N skipped"; under CI=true any skip fails the run.
 test:
-	scripts/mariadb.sh
-	$(GO) test -count=1 -timeout 20m ./...
+	scripts/standins.sh
+	$(GO) test -json -count=1 -timeout 20m -parallel 4 ./... 2>&1 | $(GO) run ./cmd/testreport
+
+## test-race: the race detector over the packages that hold leases, copiers and goroutines
+## (not part of `make test`: it takes several times as long)
+test-race:
+	scripts/standins.sh
+	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 
 ## run: the whole system locally on embedded defaults (API on 127.0.0.1:8080)
 run:

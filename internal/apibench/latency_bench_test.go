@@ -137,11 +137,11 @@ func event(b *testing.B, path, query string) json.RawMessage {
 // by setup.Load) and an in-process S3 holding the tenant's bucket, with a few executions.
 func newApp(b *testing.B) *setup.App {
 	b.Helper()
-	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	os.Setenv("AWS_XRAY_SDK_DISABLED", "true")
+	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	b.Setenv("AWS_XRAY_SDK_DISABLED", "true")
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" { // the tenant's S3 client signs its requests
-		os.Setenv("AWS_ACCESS_KEY_ID", "bench")
-		os.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
+		b.Setenv("AWS_ACCESS_KEY_ID", "bench")
+		b.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
 	}
 	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	b.Cleanup(s3srv.Close)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -21,11 +20,14 @@ import (
 // (setup.NewApp over a real MariaDB database), with executions of both tenants, so every
 // route any domain registers is covered as soon as it is wired.
 func TestWiredAppKeepsTenantsApart(t *testing.T) {
-	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	db := storetest.NewConfig(t)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
 database: {dsn: "%s"}
+api:
+  tokens:
+    - {name: ops, secret: token-of-admin, role: admin}
 tenants:
   - name: ABC
     auth: {tokens: ["token-of-abc"]}
@@ -65,27 +67,50 @@ tenants:
 	abc := Tenant{Name: "ABC", Token: "token-of-abc", Data: []string{abcID, "abc-private-replay", "bucket-of-abc", "token-of-abc"}}
 	xyz := Tenant{Name: "XYZ", Token: "token-of-xyz", Data: []string{xyzID, "xyz-private-replay", "bucket-of-xyz", "token-of-xyz"}}
 	routes := app.API.Routes()
-	t.Logf("checking %d requests over %d routes", len(Cases(routes, abc, xyz, nil)), len(routes))
+	p := Parties{A: abc, B: xyz, AdminToken: "token-of-admin"}
+	t.Logf("checking %d requests over %d routes", len(Cases(routes, p, nil)), len(routes))
 	// {id} is XYZ's execution: ABC's own-token requests try to reach it and must not.
-	Require(t, app.API.Handler(), routes, abc, xyz, map[string]string{"id": xyzID})
+	Require(t, app.API.Handler(), routes, p, map[string]string{"id": xyzID})
+}
+
+// goodHandler answers as a correct API would: /public to anyone, /admin/* to the admin token,
+// /things/* to the tenant's own token or the admin token, the token checked before the tenant.
+func goodHandler(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tenant := r.Header.Get(httpapi.TenantHeader)
+	switch {
+	case r.URL.Path == "/public":
+		_, _ = w.Write([]byte(`{"data":"ok"}`))
+	case tok == "" || tok != "tadmin" && tok != "ta" && tok != "tb":
+		w.WriteHeader(401)
+	case strings.HasPrefix(r.URL.Path, "/admin/") && tok != "tadmin":
+		w.WriteHeader(403)
+	case strings.HasPrefix(r.URL.Path, "/admin/"), tok == "tadmin":
+		_, _ = w.Write([]byte(`{"data":"as admin"}`))
+	case tok != tokenOf(tenant):
+		w.WriteHeader(403)
+	default:
+		_, _ = w.Write([]byte(`{"data":["` + strings.ToLower(tenant) + `-secret"]}`))
+	}
 }
 
 // TestCheckCatchesLeaks proves the check fails a route that ignores the tenant, one that
-// accepts any token and one that refuses its own tenant.
+// accepts any token, one that refuses its own tenant, one that tells unknown tenants apart
+// before the token, and an admin route open to tenant tokens.
 func TestCheckCatchesLeaks(t *testing.T) {
-	a := Tenant{Name: "A", Token: "ta", Data: []string{"a-secret"}}
-	b := Tenant{Name: "B", Token: "tb", Data: []string{"b-secret"}}
+	t.Parallel()
+	p := Parties{A: Tenant{Name: "A", Token: "ta", Data: []string{"a-secret"}}, B: Tenant{Name: "B", Token: "tb", Data: []string{"b-secret"}}, AdminToken: "tadmin"}
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
 		want    string
 	}{
 		{"leaks the other tenant's data", func(w http.ResponseWriter, r *http.Request) {
-			if strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") != tokenOf(r.Header.Get(httpapi.TenantHeader)) {
-				w.WriteHeader(403)
+			if strings.HasPrefix(r.URL.Path, "/things/") && strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") == tokenOf(r.Header.Get(httpapi.TenantHeader)) {
+				_, _ = w.Write([]byte(`{"data":["a-secret","b-secret"]}`))
 				return
 			}
-			_, _ = w.Write([]byte(`{"data":["a-secret","b-secret"]}`))
+			goodHandler(w, r)
 		}, `contains the other tenant's "b-secret"`},
 		{"accepts any token", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"data":[]}`))
@@ -96,33 +121,36 @@ func TestCheckCatchesLeaks(t *testing.T) {
 				return
 			}
 			w.WriteHeader(403)
-		}, "status 403, want not 401/403"},
+		}, "own token of A, GET /things/01ISOLATIONCHECK: status 403, want not 401/403"},
+		{"enumerates tenants", func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get(httpapi.TenantHeader) == UnknownTenant {
+				w.WriteHeader(400)
+				return
+			}
+			goodHandler(w, r)
+		}, "no token for an unknown tenant, GET /things/01ISOLATIONCHECK: status 400, want 401"},
+		{"admin route open to tenant tokens", func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/admin/") && r.Header.Get("Authorization") != "" {
+				_, _ = w.Write([]byte(`{"data":"as admin"}`))
+				return
+			}
+			goodHandler(w, r)
+		}, "token of A on an admin route, GET /admin/switches: status 200, want 403"},
 	}
-	routes := []httpapi.Route{{Pattern: "GET /things/{id}", TenantScoped: true}, {Pattern: "GET /public"}}
+	routes := []httpapi.Route{{Pattern: "GET /things/{id}", TenantScoped: true}, {Pattern: "GET /public"}, {Pattern: "GET /admin/switches", Admin: true}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			problems := Check(tt.handler, routes, a, b, nil)
+			problems := Check(tt.handler, routes, p, nil)
 			if !strings.Contains(strings.Join(problems, "\n"), tt.want) {
 				t.Fatalf("problems %q; want one containing %q", problems, tt.want)
 			}
 		})
 	}
-	good := func(w http.ResponseWriter, r *http.Request) {
-		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		switch {
-		case tok == "":
-			w.WriteHeader(401)
-		case tok != tokenOf(r.Header.Get(httpapi.TenantHeader)):
-			w.WriteHeader(403)
-		default:
-			_, _ = w.Write([]byte(`{"data":["` + strings.ToLower(r.Header.Get(httpapi.TenantHeader)) + `-secret"]}`))
-		}
+	if problems := Check(http.HandlerFunc(goodHandler), routes, p, nil); len(problems) != 0 {
+		t.Fatalf("a correct API reported: %q", problems)
 	}
-	if problems := Check(http.HandlerFunc(good), routes, a, b, nil); len(problems) != 0 {
-		t.Fatalf("a correct route reported: %q", problems)
-	}
-	if got := Cases(routes, a, b, nil); len(got) != 4 || got[0].Path != "/things/01ISOLATIONCHECK" {
-		t.Fatalf("cases %+v; want 4 on /things/01ISOLATIONCHECK (the public route excluded)", got)
+	if got := Cases(routes, p, nil); len(got) != 7+1+3 || got[0].Path != "/things/01ISOLATIONCHECK" {
+		t.Fatalf("cases %+v; want 11, the first on /things/01ISOLATIONCHECK", got)
 	}
 }
 

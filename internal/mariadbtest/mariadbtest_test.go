@@ -17,6 +17,7 @@ import (
 // it), and a lease acquired before the restart must still be honoured after it (another
 // holder is refused, the holder's fenced writes and renewals succeed).
 func TestStoreSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	srv := Start(t)
 	ctx := context.Background()
 	if err := srv.CreateDatabase(ctx, "logwise"); err != nil {

@@ -13,15 +13,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/logwise/controlplane/internal/standin"
 )
 
-// Start runs moto_server for the test and returns its endpoint URL. The test is skipped, with
-// a message saying so, only when moto_server is not installed.
+// Start runs moto_server for the test and returns its endpoint URL. When moto_server is not
+// installed the test is skipped, with a message saying so; under CI=true it fails instead.
 func Start(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		t.Skip("moto_server is not installed on this machine; this test needs it (it ships with the machine image)")
+		standin.Missing(t, "moto_server", "it ships with this kind of machine's image (pyenv); scripts/standins.sh checks for it")
+		return ""
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

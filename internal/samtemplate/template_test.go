@@ -85,6 +85,7 @@ func emitted(t *testing.T) map[string]bool {
 }
 
 func TestFunctionsFollowTheBuildContract(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	g := get(tpl["Globals"], "Function")
 	for key, want := range map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "Tracing": "Active", "CodeUri": "."} {
@@ -149,6 +150,7 @@ var (
 )
 
 func TestDashboardIsValidAndReferencesEmittedMetrics(t *testing.T) {
+	t.Parallel()
 	dash := resources(t, "AWS::CloudWatch::Dashboard")
 	if len(dash) != 1 {
 		t.Fatalf("dashboards = %d, want 1", len(dash))
@@ -199,6 +201,7 @@ func TestDashboardIsValidAndReferencesEmittedMetrics(t *testing.T) {
 }
 
 func TestAlarmsAreCompleteAndWatchEmittedMetrics(t *testing.T) {
+	t.Parallel()
 	alarms := resources(t, "AWS::CloudWatch::Alarm")
 	code := emitted(t)
 	watched := map[string]bool{}

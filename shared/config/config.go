@@ -48,9 +48,37 @@ type API struct {
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// AdminTokens and AdminTokenHashes authorise the deployment-wide admin routes (the
-	// peering switches); like tenant tokens, plaintext ones are hashed at load.
+	// peering switches); like tenant tokens, plaintext ones are hashed at load. Prefer Tokens,
+	// which name each credential.
 	AdminTokens      []string `yaml:"adminTokens"`
 	AdminTokenHashes []string `yaml:"adminTokenHashes"`
+	// Tokens are named credentials. The name is what the audit trail records as the actor of
+	// every action taken with the token.
+	Tokens []Token `yaml:"tokens"`
+}
+
+// The roles of a named token.
+const (
+	RoleTenant = "tenant" // acts on its own tenant's routes
+	RoleAdmin  = "admin"  // acts on every tenant and on the deployment-wide admin routes
+)
+
+// Token is one named API credential (api.tokens[]). Exactly one of Secret and Hash is set;
+// a secret is hashed at load and dropped.
+type Token struct {
+	Name   string `yaml:"name"`
+	Secret string `yaml:"secret"`
+	Hash   string `yaml:"hash"` // hex SHA-256, optionally prefixed "sha256:"
+	Tenant string `yaml:"tenant"`
+	Role   string `yaml:"role"` // tenant (the default) or admin
+}
+
+// Principal is who a bearer token says the caller is.
+type Principal struct {
+	Name   string // recorded as the actor
+	Tenant string // the tenant of a tenant token; "" for an admin
+	Admin  bool
+	Hash   string
 }
 
 // Database says where the control plane's MySQL is. Exactly one of DSN and SecretARN is set.
@@ -91,6 +119,9 @@ type Auth struct {
 	TokenHashes []string `yaml:"tokenHashes"`
 	// TokensSecretARN names a Secrets Manager secret whose JSON is {"tokens":["..."]}.
 	TokensSecretARN string `yaml:"tokensSecretArn"`
+	// DistinctApprover requires the approver of a replay to be a different token than the
+	// one that created it.
+	DistinctApprover bool `yaml:"distinctApprover"`
 }
 
 // Orchestrator is how the Spark job reaches this API (passed to it as logCentral.orchestrator.url).
@@ -150,6 +181,9 @@ func (a AppDelay) Canaries() []string {
 type Discovery struct {
 	// MaxRemovalPercent caps the services one sync may remove, as a share of all services.
 	MaxRemovalPercent int `yaml:"maxRemovalPercent"`
+	// RemoveAfterAbsentMinutes is how long a service must have been missing from S3 (as
+	// well as missing from two listings) before it is removed with its retention setting.
+	RemoveAfterAbsentMinutes int `yaml:"removeAfterAbsentMinutes"`
 }
 
 // Health configures the pipeline health check.
@@ -171,6 +205,28 @@ func (c *Config) Tenant(name string) (*Tenant, bool) {
 	}
 	return nil, false
 }
+
+// Principals lists every credential of the deployment: api.tokens by their names, each
+// tenant's unnamed tokens as "<tenant>/token-<first 8 hex digits of the hash>", and
+// api.adminTokens as "admin/token-<...>". It is computed on each call, so tokens added after
+// load (from Secrets Manager) are included.
+func (c *Config) Principals() []Principal {
+	var out []Principal
+	for _, t := range c.API.Tokens {
+		out = append(out, Principal{Name: t.Name, Tenant: t.Tenant, Admin: t.Role == RoleAdmin, Hash: t.Hash})
+	}
+	for _, h := range c.API.AdminTokenHashes {
+		out = append(out, Principal{Name: "admin/token-" + prefix(h), Admin: true, Hash: h})
+	}
+	for _, t := range c.Tenants {
+		for _, h := range t.Auth.TokenHashes {
+			out = append(out, Principal{Name: t.Name + "/token-" + prefix(h), Tenant: t.Name, Hash: h})
+		}
+	}
+	return out
+}
+
+func prefix(h string) string { return h[:min(8, len(h))] }
 
 // HashToken returns the hex SHA-256 digest under which a bearer token is kept.
 func HashToken(token string) string {

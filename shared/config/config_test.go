@@ -22,6 +22,7 @@ func env(m map[string]string) LookupEnv {
 }
 
 func TestParseDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := Parse([]byte(minimal), env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func TestParseDefaults(t *testing.T) {
 }
 
 func TestSubstitution(t *testing.T) {
+	t.Parallel()
 	yaml := `
 deployment: {partition: "${PARTITION}"}
 api: {authDisabled: true}
@@ -93,6 +95,7 @@ tenants:
 }
 
 func TestValidationNamesKeys(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		yaml string
@@ -145,6 +148,7 @@ peering:
 }
 
 func TestTokensAreHashedAndSecretsListed(t *testing.T) {
+	t.Parallel()
 	yaml := strings.Replace(minimal, "api: {authDisabled: true}", "database: {dsn: \"app:db-pass-123@tcp(db:3306)/logwise\"}", 1) +
 		"    auth: {tokens: [\"${TOKEN}\"], tokenHashes: [\"sha256:" + HashToken("other") + "\"]}\n"
 	c, err := Parse([]byte(yaml), env(map[string]string{"TOKEN": "tok-abc-secret"}))

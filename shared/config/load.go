@@ -61,6 +61,10 @@ func Parse(data []byte, env LookupEnv) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if fn, _ := env("AWS_LAMBDA_FUNCTION_NAME"); c.API.AuthDisabled && fn != "" {
+		return nil, &ValidationError{Problems: []string{"api.authDisabled: is refused in Lambda (function " + fn +
+			"): it opens every tenant and admin route; it is for the local runner only"}}
+	}
 	c.hashTokens()
 	return &c, nil
 }
@@ -128,6 +132,9 @@ func (c *Config) setDefaults() {
 	def(&c.Database.Name, "logwise")
 	c.Peering.setDefaults()
 	c.Interlink.setDefaults()
+	for i := range c.API.Tokens {
+		def(&c.API.Tokens[i].Role, RoleTenant)
+	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		defInt(&t.DefaultLogsRetentionDays, 3)
@@ -135,6 +142,7 @@ func (c *Config) setDefaults() {
 		defInt(&t.DelayMetrics.MaxLookbackHours, 3)
 		defInt(&t.DelayMetrics.StaleAfterMinutes, 15)
 		defInt(&t.Discovery.MaxRemovalPercent, 10)
+		defInt(&t.Discovery.RemoveAfterAbsentMinutes, 60)
 		defInt(&t.Health.S3FreshnessMinutes, 15)
 		defInt(&t.Health.TimeoutSeconds, 5)
 		defInt(&t.Vector.APIPort, 8686)
@@ -162,7 +170,7 @@ func (c *Config) Validate() error {
 	if len(c.Tenants) == 0 {
 		v.add("tenants", "at least one tenant is required")
 	}
-	names := map[string]bool{}
+	names := map[string]string{} // lower-case name -> name as configured
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		p := indexPath("tenants", i)
@@ -171,21 +179,22 @@ func (c *Config) Validate() error {
 			v.add(p+".name", "is required")
 		case !tenantNameRE.MatchString(t.Name):
 			v.add(p+".name", "%q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", t.Name)
-		case names[t.Name]:
+		case names[strings.ToLower(t.Name)] == t.Name:
 			v.add(p+".name", "duplicate tenant %q", t.Name)
+		case names[strings.ToLower(t.Name)] != "":
+			v.add(p+".name", "tenant %q and tenant %q differ only in case; tenant names must differ in more than case", names[strings.ToLower(t.Name)], t.Name)
 		}
-		names[t.Name] = true
+		if _, seen := names[strings.ToLower(t.Name)]; !seen {
+			names[strings.ToLower(t.Name)] = t.Name
+		}
 		v.positive(p+".defaultLogsRetentionDays", t.DefaultLogsRetentionDays)
 		v.required(p+".objectStore.aws.bucket", t.ObjectStore.AWS.Bucket)
 		v.required(p+".vector.host", t.Vector.Host)
-		if !c.API.AuthDisabled && len(t.Auth.Tokens)+len(t.Auth.TokenHashes) == 0 && t.Auth.TokensSecretARN == "" {
-			v.add(p+".auth", "a tenant needs tokens, tokenHashes or tokensSecretArn unless api.authDisabled is true")
+		if !c.API.AuthDisabled && len(t.Auth.Tokens)+len(t.Auth.TokenHashes) == 0 && t.Auth.TokensSecretARN == "" && !c.namesTokenFor(t.Name) {
+			v.add(p+".auth", "a tenant needs tokens, tokenHashes, tokensSecretArn or an api.tokens entry unless api.authDisabled is true")
 		}
 		for j, h := range t.Auth.TokenHashes {
-			h = strings.TrimPrefix(h, "sha256:")
-			if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
-				v.add(indexPath(p+".auth.tokenHashes", j), "must be a hex SHA-256 digest (64 hex digits)")
-			}
+			v.tokenHash(indexPath(p+".auth.tokenHashes", j), h)
 		}
 		if t.DelayMetrics.MaxLookbackHours < 1 || t.DelayMetrics.MaxLookbackHours > 48 {
 			v.add(p+".delayMetrics.maxLookbackHours", "must be between 1 and 48, got %d", t.DelayMetrics.MaxLookbackHours)
@@ -196,9 +205,54 @@ func (c *Config) Validate() error {
 		t.Spark.validate(v, p+".spark")
 		t.Kafka.validate(v, p+".kafka")
 	}
+	c.validateTokens(v)
 	c.validatePeering(v)
 	c.warnings = v.warnings
 	return v.err()
+}
+
+// namesTokenFor reports whether api.tokens has a tenant token for tenant.
+func (c *Config) namesTokenFor(tenant string) bool {
+	for _, t := range c.API.Tokens {
+		if t.Tenant == tenant && t.Role != RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// validateTokens checks api.tokens: unique names, one of secret and hash, a known role, and
+// a configured tenant (matched exactly) for a tenant token.
+func (c *Config) validateTokens(v *validator) {
+	seen := map[string]bool{}
+	for i := range c.API.Tokens {
+		t := &c.API.Tokens[i]
+		p := indexPath("api.tokens", i)
+		switch {
+		case strings.TrimSpace(t.Name) == "" || len(t.Name) > 128:
+			v.add(p+".name", "is required (1-128 characters): it is recorded as the actor of what the token does")
+		case seen[t.Name]:
+			v.add(p+".name", "duplicate token name %q", t.Name)
+		}
+		seen[t.Name] = true
+		if (t.Secret == "") == (t.Hash == "") {
+			v.add(p, "set exactly one of secret and hash")
+		} else if t.Hash != "" {
+			v.tokenHash(p+".hash", t.Hash)
+		}
+		switch t.Role {
+		case RoleAdmin:
+			if t.Tenant != "" {
+				v.add(p+".tenant", "an admin token acts on every tenant; leave tenant unset")
+			}
+		case RoleTenant:
+			if _, ok := c.Tenant(t.Tenant); !ok {
+				v.add(p+".tenant", "%q is not a configured tenant", t.Tenant)
+			}
+		default:
+			v.add(p+".role", "must be tenant or admin, got %q", t.Role)
+		}
+	}
 }
 
 // hashTokens keeps bearer tokens only as hashes, remembering the plaintext for Secrets().
@@ -211,6 +265,15 @@ func (c *Config) hashTokens() {
 		c.plainTokens = append(c.plainTokens, tok)
 	}
 	c.API.AdminTokens = nil
+	for i := range c.API.Tokens {
+		t := &c.API.Tokens[i]
+		if t.Secret != "" {
+			t.Hash = HashToken(t.Secret)
+			c.plainTokens = append(c.plainTokens, t.Secret)
+			t.Secret = ""
+		}
+		t.Hash = strings.ToLower(strings.TrimPrefix(t.Hash, "sha256:"))
+	}
 	for i := range c.Tenants {
 		a := &c.Tenants[i].Auth
 		for j, h := range a.TokenHashes {

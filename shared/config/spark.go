@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // Spark configures a tenant's Spark standalone cluster and streaming job. Keys follow the
 // Logwise orchestrator's tenants[].spark.* so that existing configurations carry over.
 type Spark struct {
@@ -14,6 +16,9 @@ type Spark struct {
 	// RestPort and WebPort are the master's REST submission and web UI ports.
 	RestPort int `yaml:"restPort"`
 	WebPort  int `yaml:"webPort"`
+	// RestNetworkTrusted allows static S3A keys (s3aCredentialsSecretArn) to be sent to a
+	// plain-HTTP REST port: set it only when the network to the masters is private.
+	RestNetworkTrusted bool `yaml:"restNetworkTrusted"`
 
 	KafkaMaxRatePerPartition string `yaml:"kafkaMaxRatePerPartition"`
 	KafkaStartingOffsets     string `yaml:"kafkaStartingOffsets"`
@@ -173,7 +178,31 @@ func (s *Spark) validate(v *validator, p string) {
 	}
 	v.positive(p+".monitor.crashLoop.maxSubmissions", s.Monitor.CrashLoop.MaxSubmissions)
 	v.positive(p+".monitor.crashLoop.windowMinutes", s.Monitor.CrashLoop.WindowMinutes)
+	if s.S3ACredentialsSecretARN != "" && !s.RestNetworkTrusted && !s.RestIsHTTPS() {
+		v.add(p+".s3aCredentialsSecretArn", "static S3A keys would be sent over plain HTTP to the Spark REST port: "+
+			"give spark.restUrl as https URLs (one per master), or set spark.restNetworkTrusted: true if the network to the masters is private")
+	}
 	if (s.S3AAccessKey != "" || s.AWSAccessKeyID != "") && s.S3ACredentialsSecretARN == "" {
 		v.warn(p+".s3aAccessKey", "static keys are ignored unless s3aCredentialsSecretArn is set; S3A uses the instance or pod role")
 	}
+}
+
+// RestIsHTTPS reports whether every master's REST submission URL is https: RestURL lists one
+// https URL per master (the URLs derived from the hosts are plain http).
+func (s *Spark) RestIsHTTPS() bool {
+	var urls []string
+	for _, u := range strings.Split(s.RestURL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 || len(urls) < len(s.MasterHosts) {
+		return false
+	}
+	for _, u := range urls {
+		if !strings.HasPrefix(strings.ToLower(u), "https://") {
+			return false
+		}
+	}
+	return true
 }

@@ -57,6 +57,14 @@ func (v *validator) regexp(key, val string) {
 	}
 }
 
+// tokenHash checks a hex SHA-256 digest, optionally prefixed "sha256:".
+func (v *validator) tokenHash(key, h string) {
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
+		v.add(key, "must be a hex SHA-256 digest (64 hex digits)")
+	}
+}
+
 func (v *validator) err() error {
 	if len(v.problems) == 0 {
 		return nil

@@ -1,11 +1,13 @@
 // Package discovery keeps each tenant's service_details in step with the services whose logs
 // land in S3: it onboards new services with the tenant's retention and removes a service only
-// after it has been absent from two consecutive successful listings, never more than a
-// configured share of all services at once.
+// after it has been absent from two consecutive successful listings and for a configured time
+// (discovery.removeAfterAbsentMinutes), never more than a configured share of all services at
+// once.
 package discovery
 
 import (
 	"slices"
+	"time"
 
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/store"
@@ -23,7 +25,10 @@ type Plan struct {
 	Onboard  []string // listed, not known
 	Returned []string // known, previously missed, listed again
 	Missed   []string // known, not listed, not (yet) removed: their count grows
-	Remove   []string // missed RemoveAfterMissed times and allowed by the guard
+	// Waiting are services missed often enough but absent for less than Policy.MinAbsent:
+	// nothing is written, so they become due (and a block is new) on the first listing after.
+	Waiting []string
+	Remove  []string // missed RemoveAfterMissed times and allowed by the guard
 	// Blocked are services due for removal that the guard kept, because removing them all
 	// would exceed MaxRemovalPercent of Known. They are counted as missed again.
 	Blocked []string
@@ -39,12 +44,20 @@ type InvalidName struct {
 	Reason string
 }
 
-// Decide compares a successful listing with the known services. An empty listing (or one with
-// no valid name) changes nothing: it is far likelier to be a wrong prefix or a permissions
-// problem than the end of every service. Removals are allowed when they number at most
-// maxRemovalPercent of the known services (at least one when the percentage is positive, so
+// Policy is a tenant's removal rule.
+type Policy struct {
+	MaxRemovalPercent int           // the share of known services one sync may remove
+	MinAbsent         time.Duration // how long a service must have been absent to be removed
+}
+
+// Decide compares a successful listing, made at now, with the known services. An empty
+// listing (or one with no valid name) changes nothing: it is far likelier to be a wrong prefix
+// or a permissions problem than the end of every service. A service is due for removal when
+// RemoveAfterMissed listings lacked it and it has been absent for pol.MinAbsent, so that two
+// listings seconds apart cannot remove it. Removals are allowed when they number at most
+// MaxRemovalPercent of the known services (at least one when the percentage is positive, so
 // a small tenant can still lose a service); otherwise none is removed and all are Blocked.
-func Decide(known []store.Service, listed []string, maxRemovalPercent int) Plan {
+func Decide(known []store.Service, listed []string, pol Policy, now time.Time) Plan {
 	p := Plan{Known: len(known)}
 	present := make(map[string]bool, len(listed))
 	for _, name := range listed {
@@ -68,11 +81,14 @@ func Decide(known []store.Service, listed []string, maxRemovalPercent int) Plan 
 		case present[s.Name] && s.MissedListings > 0:
 			p.Returned = append(p.Returned, s.Name)
 		case present[s.Name]:
-		case s.MissedListings+1 >= RemoveAfterMissed:
+		case s.MissedListings+1 < RemoveAfterMissed || s.AbsentSince == nil:
+			// A row missed before absentSince was kept gets it now (the write keeps the first).
+			p.Missed = append(p.Missed, s.Name)
+		case now.Sub(*s.AbsentSince) < pol.MinAbsent:
+			p.Waiting = append(p.Waiting, s.Name)
+		default:
 			due = append(due, s.Name)
 			newlyDue = newlyDue || s.MissedListings+1 == RemoveAfterMissed
-		default:
-			p.Missed = append(p.Missed, s.Name)
 		}
 	}
 	for name := range present {
@@ -81,7 +97,7 @@ func Decide(known []store.Service, listed []string, maxRemovalPercent int) Plan 
 		}
 	}
 	if len(due) > 0 {
-		if len(due) <= removalBudget(len(known), maxRemovalPercent) {
+		if len(due) <= removalBudget(len(known), pol.MaxRemovalPercent) {
 			p.Remove = due
 		} else {
 			p.Blocked = due
@@ -89,7 +105,7 @@ func Decide(known []store.Service, listed []string, maxRemovalPercent int) Plan 
 			p.NewlyBlocked = newlyDue
 		}
 	}
-	for _, l := range [][]string{p.Onboard, p.Returned, p.Missed, p.Remove, p.Blocked} {
+	for _, l := range [][]string{p.Onboard, p.Returned, p.Missed, p.Waiting, p.Remove, p.Blocked} {
 		slices.Sort(l)
 	}
 	return p

@@ -6,12 +6,22 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logwise/controlplane/shared/store"
 )
 
+// listingAt is the time of the listings of these tests; services missed in them have been
+// absent since longAgo, well over testPolicy's MinAbsent.
+var (
+	listingAt = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	longAgo   = listingAt.Add(-24 * time.Hour)
+)
+
+func policy(percent int) Policy { return Policy{MaxRemovalPercent: percent, MinAbsent: time.Hour} }
+
 func known(specs ...string) []store.Service {
-	// "name" is present; "name:N" has been missed N times.
+	// "name" is present; "name:N" has been missed N times, the first long ago.
 	var out []store.Service
 	for _, s := range specs {
 		name, n, _ := strings.Cut(s, ":")
@@ -19,7 +29,11 @@ func known(specs ...string) []store.Service {
 		if n != "" {
 			fmt.Sscan(n, &missed)
 		}
-		out = append(out, store.Service{Name: name, MissedListings: missed})
+		svc := store.Service{Name: name, MissedListings: missed}
+		if missed > 0 {
+			svc.AbsentSince = &longAgo
+		}
+		out = append(out, svc)
 	}
 	return out
 }
@@ -33,8 +47,15 @@ func names(prefix string, n int) []string {
 }
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	tenKnown := known(names("s", 10)...)
 	tenKnown[0].MissedListings, tenKnown[1].MissedListings = 1, 1
+	tenKnown[0].AbsentSince, tenKnown[1].AbsentSince = &longAgo, &longAgo
+	recently := listingAt.Add(-30 * time.Second)
+	recent := known("api", "old:1")
+	recent[1].AbsentSince = &recently
+	noSince := known("api", "old:1")
+	noSince[1].AbsentSince = nil
 	tests := []struct {
 		name    string
 		known   []store.Service
@@ -68,11 +89,15 @@ func TestDecide(t *testing.T) {
 			Plan{Known: 4, Listed: 2, Blocked: []string{"c", "d"}, Missed: []string{"c", "d"}}},
 		{"guard allows removals within the share", tenKnown, names("s", 10)[2:], 20,
 			Plan{Known: 10, Listed: 8, Remove: []string{"s00", "s01"}}},
+		{"two listings seconds apart do not remove", recent, []string{"api"}, 100,
+			Plan{Known: 2, Listed: 1, Waiting: []string{"old"}}},
+		{"a row without absentSince is counted, not removed", noSince, []string{"api"}, 100,
+			Plan{Known: 2, Listed: 1, Missed: []string{"old"}}},
 		{"zero percent never removes", known("a", "b:1"), []string{"a"}, 0,
 			Plan{Known: 2, Listed: 1, Blocked: []string{"b"}, Missed: []string{"b"}, NewlyBlocked: true}},
 	}
 	for _, tc := range tests {
-		got := Decide(tc.known, tc.listed, tc.percent)
+		got := Decide(tc.known, tc.listed, policy(tc.percent), listingAt)
 		for i := range got.Invalid {
 			got.Invalid[i].Reason = "" // the reason text is CheckServiceName's
 		}
@@ -92,6 +117,7 @@ func diffPlan(got, want Plan) string {
 	eq("Onboard", got.Onboard, want.Onboard)
 	eq("Returned", got.Returned, want.Returned)
 	eq("Missed", got.Missed, want.Missed)
+	eq("Waiting", got.Waiting, want.Waiting)
 	eq("Remove", got.Remove, want.Remove)
 	eq("Blocked", got.Blocked, want.Blocked)
 	if got.Listed != want.Listed || got.Known != want.Known || got.Empty != want.Empty || got.NewlyBlocked != want.NewlyBlocked {
@@ -104,30 +130,54 @@ func diffPlan(got, want Plan) string {
 	return strings.Join(d, "; ")
 }
 
-func TestRemovalNeedsTwoConsecutiveAbsences(t *testing.T) {
-	// Replays a flapping listing through Decide, carrying the counts as the store does: a
-	// service that is missing every other minute is never removed.
-	svcs := map[string]int{"api": 0, "flappy": 0}
-	listings := [][]string{{"api"}, {"api", "flappy"}, {"api"}, {"api", "flappy"}, {"api"}, {"api"}}
-	var removedAt []int
-	for i, l := range listings {
-		var k []store.Service
-		for _, n := range slices.Sorted(maps.Keys(svcs)) {
-			k = append(k, store.Service{Name: n, MissedListings: svcs[n]})
-		}
-		p := Decide(k, l, 100)
-		for _, n := range p.Returned {
-			svcs[n] = 0
-		}
-		for _, n := range p.Missed {
-			svcs[n]++
-		}
-		for _, n := range p.Remove {
-			delete(svcs, n)
-			removedAt = append(removedAt, i)
-		}
+func TestRemovalNeedsTwoConsecutiveAbsencesAndTheAbsentTime(t *testing.T) {
+	t.Parallel()
+	// Replays listings through Decide, carrying the counts and absentSince as the store does:
+	// a service missing every other listing is never removed, and one that stays missing is
+	// removed at the first listing at least MinAbsent (1 h) after its first absence, however
+	// often the listings come.
+	tests := []struct {
+		every time.Duration
+		want  int // the listing that removes flappy
+	}{
+		{time.Minute, 4 + 60},     // absent since listing 4; 60 listings later
+		{40 * time.Minute, 4 + 2}, // the second absence is only 40 min after the first
+		{2 * time.Hour, 4 + 1},    // two absences, and long enough
 	}
-	if !slices.Equal(removedAt, []int{5}) {
-		t.Errorf("flappy removed after listings %v, want only after listing 5 (the second consecutive absence)", removedAt)
+	for _, tt := range tests {
+		type row struct {
+			missed int
+			since  *time.Time
+		}
+		svcs := map[string]*row{"api": {}, "flappy": {}}
+		var removedAt []int
+		for i := range 100 {
+			l := []string{"api"}
+			if i == 1 || i == 3 {
+				l = append(l, "flappy")
+			}
+			now := listingAt.Add(time.Duration(i) * tt.every)
+			var k []store.Service
+			for _, n := range slices.Sorted(maps.Keys(svcs)) {
+				k = append(k, store.Service{Name: n, MissedListings: svcs[n].missed, AbsentSince: svcs[n].since})
+			}
+			p := Decide(k, l, policy(100), now)
+			for _, n := range p.Returned {
+				*svcs[n] = row{}
+			}
+			for _, n := range p.Missed {
+				svcs[n].missed++
+				if svcs[n].since == nil {
+					svcs[n].since = &now
+				}
+			}
+			for _, n := range p.Remove {
+				delete(svcs, n)
+				removedAt = append(removedAt, i)
+			}
+		}
+		if !slices.Equal(removedAt, []int{tt.want}) {
+			t.Errorf("listings every %s: flappy removed after listings %v, want only after listing %d", tt.every, removedAt, tt.want)
+		}
 	}
 }

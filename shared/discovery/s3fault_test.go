@@ -62,6 +62,7 @@ func (f *s3Fault) RoundTrip(r *http.Request) (*http.Response, error) {
 // runs after the fault clears see the true state (a service deleted during the fault is
 // removed only after two successful listings).
 func TestS3FaultsDuringDiscoveryAndDelay(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "api", "web", "worker")
 	faults := &s3Fault{}

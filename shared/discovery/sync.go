@@ -103,7 +103,8 @@ func (s *Syncer) SyncUnder(ctx context.Context, lease store.Lease, t *config.Ten
 	if err != nil {
 		return res, fmt.Errorf("sync services of tenant %s: %w", t.Name, err)
 	}
-	p := Decide(known, listed, t.Discovery.MaxRemovalPercent)
+	p := Decide(known, listed, Policy{MaxRemovalPercent: t.Discovery.MaxRemovalPercent,
+		MinAbsent: time.Duration(t.Discovery.RemoveAfterAbsentMinutes) * time.Minute}, at)
 	res.Listed, res.Known, res.Empty, res.Invalid = p.Listed, p.Known, p.Empty, len(p.Invalid)
 	for _, inv := range p.Invalid {
 		s.Log.WarnContext(ctx, "skipped invalid service name", "tenant", t.Name, "name", truncate(inv.Name, 300), "reason", inv.Reason)

@@ -103,6 +103,7 @@ func (e *env) executions(t *testing.T) []string {
 }
 
 func TestSyncRemovalGuardAcrossListings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	s := e.syncer("h1")
@@ -160,6 +161,7 @@ func TestSyncRemovalGuardAcrossListings(t *testing.T) {
 }
 
 func TestSyncGuardBlocksMassRemovalAndRecordsItOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	s := e.syncer("h1")
@@ -193,6 +195,7 @@ func TestSyncGuardBlocksMassRemovalAndRecordsItOnce(t *testing.T) {
 }
 
 func TestSyncPaginatesTenThousandServices(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var want []string
 	for i := range 10_500 {
@@ -237,6 +240,7 @@ func (g gatedLister) ListServices(ctx context.Context) ([]string, error) {
 }
 
 func TestConcurrentSyncsActOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "api", "web")
 	ctx := context.Background()
@@ -295,6 +299,7 @@ func orEmpty(s []string) []string {
 // does: the runner holds "discovery/<tenant>" and passes the lease in; the job syncs with
 // writes fenced by it and publishes the delay.
 func TestScheduledRunsUnderTheRunnersLease(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.put(t, "api", "healthcheck-dummy")
 	ctx := context.Background()
@@ -334,5 +339,43 @@ func TestScheduledRunsUnderTheRunnersLease(t *testing.T) {
 	}
 	if _, err := svc.Scheduled(ctx, "NOPE", lease); err == nil {
 		t.Error("an unknown tenant must fail")
+	}
+}
+
+// TestSyncsSecondsApartDoNotRemoveAService: two syncs seconds apart used to remove a service
+// (and lose its retentionDays); it now stays until it has been absent for
+// removeAfterAbsentMinutes as well.
+func TestSyncsSecondsApartDoNotRemoveAService(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	s := e.syncer("h1")
+	now := time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	tn := tenant()
+	tn.Discovery.MaxRemovalPercent = 100
+	tn.Discovery.RemoveAfterAbsentMinutes = 60
+	e.put(t, "api", "worker")
+	steps := []struct {
+		after    time.Duration
+		wantSvcs []string
+	}{
+		{0, []string{"api", "worker"}},                // onboarded
+		{5 * time.Second, []string{"api", "worker"}},  // worker gone from S3: first absence
+		{10 * time.Second, []string{"api", "worker"}}, // second absence, 5 s absent: kept
+		{59 * time.Minute, []string{"api", "worker"}}, // still under an hour
+		{61 * time.Minute, []string{"api"}},           // absent for an hour: removed
+	}
+	for i, st := range steps {
+		if i == 1 {
+			e.remove(t, "worker")
+		}
+		now = time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC).Add(st.after)
+		if _, err := s.Sync(ctx, tn, e.objs); err != nil {
+			t.Fatalf("sync at +%s: %v", st.after, err)
+		}
+		if got := e.services(t); !slices.Equal(got, st.wantSvcs) {
+			t.Fatalf("after the sync at +%s: services %v, want %v", st.after, got, st.wantSvcs)
+		}
 	}
 }

@@ -253,7 +253,7 @@ func (r *Repository) Delete(ctx context.Context, id string) error {
 		if !d.Status.Complete() && d.Status != NotStarted {
 			return fault.Conflictf("execution %s is %s; cancel it before deleting it", id, d.Status).WithCode("INVALID_STATE")
 		}
-		if err := deleteWithTombstone(ctx, tx, t, []string{id}); err != nil {
+		if err := deleteWithTombstone(ctx, tx, t, []string{id}, r.now()); err != nil {
 			return err
 		}
 		return tx.Commit()
@@ -262,8 +262,9 @@ func (r *Repository) Delete(ctx context.Context, id string) error {
 }
 
 // deleteWithTombstone deletes executions of one type with their stages, then records one
-// tombstone per id (Orca's deleteInternal).
-func deleteWithTombstone(ctx context.Context, tx *sql.Tx, t Type, ids []string) error {
+// tombstone per id (Orca's deleteInternal), dated now: the same clock that later purges old
+// tombstones, not the database's.
+func deleteWithTombstone(ctx context.Context, tx *sql.Tx, t Type, ids []string, now time.Time) error {
 	table, stageTable := tables(t)
 	for _, id := range ids {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+stageTable+" WHERE execution_id = ?", id); err != nil {
@@ -272,7 +273,7 @@ func deleteWithTombstone(ctx context.Context, tx *sql.Tx, t Type, ids []string) 
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE id = ?", id); err != nil {
 			return fmt.Errorf("delete %s %s: %w", t, id, err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO deleted_executions (execution_id, deleted_at, execution_type) VALUES (?, UTC_TIMESTAMP(), ?)", id, string(t)); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO deleted_executions (execution_id, deleted_at, execution_type) VALUES (?, ?, ?)", id, now.UTC(), string(t)); err != nil {
 			return fmt.Errorf("tombstone %s: %w", id, err)
 		}
 	}
@@ -313,7 +314,7 @@ func (r *Repository) PurgeCompleted(ctx context.Context, cutoff time.Time, limit
 			if err != nil {
 				return deleted, err
 			}
-			if err := deleteWithTombstone(ctx, tx, t, ids[start:end]); err != nil {
+			if err := deleteWithTombstone(ctx, tx, t, ids[start:end], r.now()); err != nil {
 				tx.Rollback()
 				return deleted, err
 			}

@@ -22,7 +22,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	db := storetest.New(t)
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 11, 22, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	repo := executions.NewRepository(db.SQL(), "us-east-1")
 	repo.SetClock(clock)
@@ -52,6 +52,7 @@ func newFixture(t *testing.T) fixture {
 }
 
 func TestActionsOnForeignExecutionsAreRefusedNamingTheOwner(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	actions := map[string]func() error{
@@ -84,6 +85,7 @@ func TestActionsOnForeignExecutionsAreRefusedNamingTheOwner(t *testing.T) {
 func asFault(err error, target **fault.Error) bool { return errors.As(err, target) }
 
 func TestPauseResumeJudgeCancelLifecycle(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if _, err := f.repo.UpdateStage(ctx, f.replay, "1", executions.Succeeded, map[string]any{"killed": "driver-1"}); err != nil {
@@ -140,6 +142,7 @@ func TestPauseResumeJudgeCancelLifecycle(t *testing.T) {
 }
 
 func TestJudgeStopEndsExecution(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if _, err := f.repo.UpdateStage(ctx, f.replay, "2", executions.Running, nil); err != nil {
@@ -155,6 +158,7 @@ func TestJudgeStopEndsExecution(t *testing.T) {
 }
 
 func TestDeleteWritesTombstone(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if err := f.repo.Delete(ctx, f.replay); !fault.Is(err, fault.Conflict) {
@@ -180,6 +184,7 @@ func tombstones(t *testing.T, f fixture) []string {
 }
 
 func TestListFiltersAndPaginates(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	all, err := f.repo.List(ctx, executions.Filter{Limit: 10})
@@ -232,6 +237,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 }
 
 func TestRetentionPurgesOwnedCompletedOnlyWithTombstones(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	n, err := f.repo.PurgeCompleted(ctx, f.now.Add(-30*time.Minute), 100)
@@ -254,6 +260,7 @@ func readTombstones(t *testing.T, r *executions.Repository) []string {
 }
 
 func TestUpdateStagesAppliesAllOrNoneAndKeepsCompletedStages(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	status := func() string {
@@ -309,6 +316,7 @@ func TestUpdateStagesAppliesAllOrNoneAndKeepsCompletedStages(t *testing.T) {
 // TestListOnTheEmbeddedServer runs the listing on go-mysql-server (the local default), with
 // one type and with both.
 func TestListOnTheEmbeddedServer(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
 	repo := executions.NewRepository(db.SQL(), "local")
 	ctx := context.Background()

@@ -38,6 +38,7 @@ func show(d freshness.ServiceDelay) string {
 }
 
 func TestJudge(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, now, newest string // newest "" = nothing found
 		want              string
@@ -66,6 +67,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestSummarizeIsTheWorst(t *testing.T) {
+	t.Parallel()
 	d := func(n int, st freshness.Status) freshness.ServiceDelay {
 		return freshness.ServiceDelay{DelayMinutes: &n, Status: st}
 	}
@@ -101,6 +103,7 @@ func tenant() *config.Tenant {
 }
 
 func TestMeasureCountsListsAtTheStandIn(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		now       string
@@ -156,6 +159,7 @@ func TestMeasureCountsListsAtTheStandIn(t *testing.T) {
 }
 
 func TestPublishWritesEMFPerServiceAndTenant(t *testing.T) {
+	t.Parallel()
 	srv := s3test.New(t)
 	now := at(t, "2024-06-10T12:30:00Z")
 	srv.Put(t, layout.MinutePrefix("healthcheck-dummy", now.Add(-4*time.Minute))+"part-0")
@@ -191,6 +195,7 @@ func TestPublishWritesEMFPerServiceAndTenant(t *testing.T) {
 }
 
 func TestMeasureFailsOnS3ErrorAndPublishSaysSo(t *testing.T) {
+	t.Parallel()
 	srv := s3test.New(t)
 	srv.Fail(s3test.ListObjectsV2, true)
 	var buf bytes.Buffer

@@ -28,6 +28,7 @@ func cc(component string, s health.Status, msg string) health.ComponentCheck {
 }
 
 func TestOverallAndHTTPStatus(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		checks   []health.ComponentCheck
@@ -53,6 +54,7 @@ func TestOverallAndHTTPStatus(t *testing.T) {
 }
 
 func TestReportKeepsLogwiseShape(t *testing.T) {
+	t.Parallel()
 	r := health.Report{Status: health.Up, Message: "m", Tenant: "ABC", Checks: []health.ComponentCheck{{
 		Component: "vector", Check: health.Check{Status: health.Up, Message: "Vector is healthy", Details: map[string]any{"responseCode": 200}},
 	}}}
@@ -184,6 +186,7 @@ func message(r health.Report, component string) string {
 }
 
 func TestEachFaultGivesItsOwnVerdict(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		fault     func(t *testing.T, w *world) *kadm.Client // returns the admin client to use

@@ -17,6 +17,7 @@ type fakeCluster struct {
 func (f fakeCluster) Metadata(context.Context) (ClusterState, error) { return f.state, f.err }
 
 func TestKafkaVerdicts(t *testing.T) {
+	t.Parallel()
 	brokers := []string{"b1:9092", "b2:9092"}
 	tests := []struct {
 		name    string

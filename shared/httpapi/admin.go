@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/store"
 )
@@ -20,23 +18,18 @@ type SwitchStore interface {
 	SetPeeringDeleteLimit(ctx context.Context, limit *int) error
 }
 
-// handleAdmin registers a deployment-wide route: it needs a bearer token listed in
-// api.adminTokens (or adminTokenHashes), unless auth is disabled.
+// handleAdmin registers a deployment-wide route: it needs an admin token (api.tokens with
+// role admin, or api.adminTokens), unless auth is disabled.
 func (s *Server) handleAdmin(pattern string, h handlerFunc) {
-	s.routes = append(s.routes, Route{Pattern: pattern})
+	s.routes = append(s.routes, Route{Pattern: pattern, Admin: true})
 	s.mux.Handle(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		if !s.cfg.API.AuthDisabled {
-			tok, ok := bearer(r)
-			if !ok {
-				return fault.New(fault.Unauthorized, "an Authorization: Bearer <admin token> header is required").WithCode("UNAUTHENTICATED")
-			}
-			hash, found := config.HashToken(tok), 0
-			for _, h := range s.cfg.API.AdminTokenHashes {
-				found |= subtle.ConstantTimeCompare([]byte(h), []byte(hash))
-			}
-			if found != 1 {
-				return fault.New(fault.Forbidden, "this route needs an admin token (api.adminTokens)").WithCode("NOT_ADMIN")
-			}
+		p, err := s.auth.caller(r)
+		if err != nil {
+			return err
+		}
+		r = withPrincipal(r, p)
+		if err := requireAdmin(r, "this route"); err != nil {
+			return err
 		}
 		return h(w, r)
 	}))
@@ -116,6 +109,6 @@ func (s *Server) putSwitches(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	s.log.InfoContext(ctx, "peering switches changed", "enabled", req.Enabled, "peers", req.Peers, "maxAllowedDeleteCount", string(req.MaxAllowedDeleteCount))
+	s.log.InfoContext(ctx, "peering switches changed", "by", actor(r), "enabled", req.Enabled, "peers", req.Peers, "maxAllowedDeleteCount", string(req.MaxAllowedDeleteCount))
 	return s.getSwitches(w, r)
 }

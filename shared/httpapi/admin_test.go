@@ -8,6 +8,7 @@ import (
 )
 
 func TestPeeringSwitchesNeedAnAdminTokenAndChangeWhatTheyName(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	s, _ := testServer(t, Deps{Switches: db})
 	s.cfg.API.AdminTokenHashes = []string{config.HashToken("admin-secret")}

@@ -70,6 +70,7 @@ func abc() map[string]string {
 }
 
 func TestComponentSyncComponentType(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, path, body string
 		wantStatus       int
@@ -109,6 +110,7 @@ func TestComponentSyncComponentType(t *testing.T) {
 }
 
 func TestDiscoveryRoutesErrorsAndShapes(t *testing.T) {
+	t.Parallel()
 	f := &fakeDiscovery{syncs: map[string]int{}, health: health.Down, services: map[string][]store.Service{
 		"ABC": {{Name: "api", RetentionDays: 3, Tenant: "ABC", MissedListings: 1}},
 		"XYZ": {{Name: "secret-xyz-service", RetentionDays: 3, Tenant: "XYZ"}},
@@ -172,6 +174,7 @@ func TestDiscoveryRoutesErrorsAndShapes(t *testing.T) {
 // TestComponentSyncEndToEnd runs the real discovery service against MariaDB and an
 // in-process S3: the sync onboards what S3 holds and /service-details shows it.
 func TestComponentSyncEndToEnd(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	srv := s3test.New(t)
 	layout := logstore.Layout{LogsDir: "logs", CheckpointDir: "checkpoint/application"}

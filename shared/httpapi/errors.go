@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	"github.com/logwise/controlplane/shared/fault"
@@ -48,14 +47,30 @@ func statusOf(k fault.Kind) int {
 	}
 }
 
+// Redactor masks every secret the deployment has read so far (setup's redactor, which learns
+// secrets as they are read).
+type Redactor interface {
+	String(s string) string
+}
+
 // writeError writes err as the error envelope with the status of its kind. Internal errors
-// are logged and their text withheld from the caller; other kinds say what went wrong.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// are logged and their text withheld from the caller; other kinds say what went wrong, with
+// every known secret masked.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	fe := asFault(err)
-	if fe.Kind == fault.Internal && log != nil && err != errPanic {
-		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	if fe.Kind == fault.Internal && s.log != nil && err != errPanic {
+		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
-	writeJSON(w, statusOf(fe.Kind), errorBody{Error: detailOf(fe)})
+	writeJSON(w, statusOf(fe.Kind), errorBody{Error: s.detail(fe)})
+}
+
+// detail is detailOf with every known secret masked, for answers to callers.
+func (s *Server) detail(fe *fault.Error) errorDetail {
+	d := detailOf(fe)
+	if s.deps.Redactor != nil {
+		d.Message, d.Cause = s.deps.Redactor.String(d.Message), s.deps.Redactor.String(d.Cause)
+	}
+	return d
 }
 
 // asFault classifies any error as a *fault.Error.

@@ -160,17 +160,10 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, t *config.
 	return nil
 }
 
-// actionRequest is the optional body of an action.
+// actionRequest is the optional body of an action. A "user" field is ignored: the actor is
+// the caller's token.
 type actionRequest struct {
-	User   string `json:"user"`
 	Reason string `json:"reason"`
-}
-
-func actor(t *config.Tenant, user string) string {
-	if user = strings.TrimSpace(user); user != "" {
-		return truncate(user, 128)
-	}
-	return "tenant:" + t.Name
 }
 
 func (s *Server) executionAction(action string) tenantHandlerFunc {
@@ -183,7 +176,7 @@ func (s *Server) executionAction(action string) tenantHandlerFunc {
 		if err != nil {
 			return err
 		}
-		user := actor(t, req.User)
+		user := actor(r)
 		if !d.Owned {
 			return s.forward(w, r, d, interlink.Action{Kind: action, User: user, Reason: truncate(req.Reason, 1024)})
 		}
@@ -226,14 +219,19 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, d executions.De
 type takeoverRequest struct {
 	Reason string `json:"reason"`
 	Force  bool   `json:"force"`
-	User   string `json:"user"`
 }
 
-// takeover makes this partition the owner of a foreign execution whose owner is gone.
+// takeover makes this partition the owner of a foreign execution whose owner is gone. A
+// forced takeover (which skips the reachability check) needs an admin token.
 func (s *Server) takeover(w http.ResponseWriter, r *http.Request, t *config.Tenant) error {
 	var req takeoverRequest
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
+	}
+	if req.Force {
+		if err := requireAdmin(r, "a forced takeover"); err != nil {
+			return err
+		}
 	}
 	if s.deps.Takeovers == nil {
 		return unavailable("ownership takeover (no peers)")
@@ -242,7 +240,7 @@ func (s *Server) takeover(w http.ResponseWriter, r *http.Request, t *config.Tena
 	if err != nil {
 		return err
 	}
-	d, err = s.deps.Takeovers.TakeOver(r.Context(), d.ID, actor(t, req.User), truncate(req.Reason, 1024), req.Force)
+	d, err = s.deps.Takeovers.TakeOver(r.Context(), d.ID, actor(r), truncate(req.Reason, 1024), req.Force)
 	if err != nil {
 		return err
 	}
@@ -256,7 +254,6 @@ type judgementRequest struct {
 	Judgement      string `json:"judgement"`
 	JudgmentStatus string `json:"judgmentStatus"`
 	Input          string `json:"input"`
-	User           string `json:"user"`
 }
 
 func (s *Server) judge(w http.ResponseWriter, r *http.Request, t *config.Tenant) error {
@@ -272,11 +269,14 @@ func (s *Server) judge(w http.ResponseWriter, r *http.Request, t *config.Tenant)
 	if err != nil {
 		return err
 	}
+	if t.Auth.DistinctApprover && executions.Judgment(j) == executions.Continue && replayCreator(d) == actor(r) {
+		return errSameApprover(d.ID)
+	}
 	if !d.Owned {
-		return s.forward(w, r, d, interlink.Action{Kind: "judgement", User: actor(t, req.User), StageID: r.PathValue("stageId"),
+		return s.forward(w, r, d, interlink.Action{Kind: "judgement", User: actor(r), StageID: r.PathValue("stageId"),
 			Judgment: executions.Judgment(j), Input: truncate(req.Input, 1024)})
 	}
-	d, err = svc.Judge(r.Context(), d.ID, r.PathValue("stageId"), executions.Judgment(j), actor(t, req.User), truncate(req.Input, 1024))
+	d, err = svc.Judge(r.Context(), d.ID, r.PathValue("stageId"), executions.Judgment(j), actor(r), truncate(req.Input, 1024))
 	if err != nil {
 		return err
 	}
@@ -284,19 +284,42 @@ func (s *Server) judge(w http.ResponseWriter, r *http.Request, t *config.Tenant)
 	return nil
 }
 
+// deleteExecution deletes an execution (and, through its tombstone, the peers' copies). An
+// orchestration is the decision record of an automatic action: deleting one needs an admin
+// token (retention deletes them by its own rules).
 func (s *Server) deleteExecution(w http.ResponseWriter, r *http.Request, t *config.Tenant) error {
 	svc, d, err := s.tenantExecution(r, t)
 	if err != nil {
 		return err
 	}
+	if d.Type == executions.Orchestration {
+		if err := requireAdmin(r, "deleting a decision record (an automatic action's execution)"); err != nil {
+			return err
+		}
+	}
 	if !d.Owned {
-		return s.forward(w, r, d, interlink.Action{Kind: "delete", User: actor(t, "")})
+		return s.forward(w, r, d, interlink.Action{Kind: "delete", User: actor(r)})
 	}
 	if err := svc.Delete(r.Context(), d.ID); err != nil {
 		return err
 	}
 	writeData(w, http.StatusOK, map[string]string{"deleted": d.ID})
 	return nil
+}
+
+// replayCreator is the token name that created a replay's pipeline ("" for any other
+// execution).
+func replayCreator(d executions.Detail) string {
+	c, _ := d.Body["context"].(map[string]any)
+	rep, _ := c["replay"].(map[string]any)
+	by, _ := rep["createdBy"].(string)
+	return by
+}
+
+// errSameApprover refuses a replay's approval by the token that created it, for tenants
+// with auth.distinctApprover.
+func errSameApprover(what any) error {
+	return fault.New(fault.Forbidden, "replay %v was created with this token; auth.distinctApprover requires another token to approve it", what).WithCode("SAME_APPROVER")
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestExecutionRoutes(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	repo := executions.NewRepository(db.SQL(), "us-east-1")
 	ctx := context.Background()

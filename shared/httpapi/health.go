@@ -18,7 +18,9 @@ type checkResult struct {
 }
 
 // healthcheck answers GET /healthcheck: UP when MySQL answers SELECT 1 (Logwise's body), 503
-// naming the failing check otherwise. Probes match "UP" or a 2xx.
+// naming the failing check otherwise. Probes match "UP" or a 2xx. The route needs no token,
+// so a failure says which check failed, never the driver's text (which names hosts and
+// users): that goes to the log.
 func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 5e9)
 	defer cancel()
@@ -26,7 +28,8 @@ func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) error {
 	if s.deps.Health == nil {
 		mysql = checkResult{Status: "DOWN", Type: "mysql", Error: "no database configured"}
 	} else if err := s.deps.Health.Ping(ctx); err != nil {
-		mysql = checkResult{Status: "DOWN", Type: "mysql", Error: err.Error()}
+		s.log.WarnContext(ctx, "healthcheck: database ping failed", "error", err.Error())
+		mysql = checkResult{Status: "DOWN", Type: "mysql", Error: "the database did not answer (see the control plane's logs)"}
 	}
 	body := map[string]any{"status": mysql.Status, "checks": map[string]checkResult{"mysql": mysql}}
 	if mysql.Status != "UP" {

@@ -142,10 +142,10 @@ func (s *Server) scaleKafkaPartitions(w http.ResponseWriter, r *http.Request, t 
 	switch {
 	case err != nil:
 		fe := asFault(err)
-		writeJSON(w, statusOf(fe.Kind), map[string]any{"data": res, "error": detailOf(fe)})
+		writeJSON(w, statusOf(fe.Kind), map[string]any{"data": res, "error": s.detail(fe)})
 	case !res.Success:
 		fe := fault.New(fault.Upstream, "%s", res.Message).WithCode("KAFKA_SCALING_FAILED")
-		writeJSON(w, http.StatusBadGateway, map[string]any{"data": res, "error": detailOf(fe)})
+		writeJSON(w, http.StatusBadGateway, map[string]any{"data": res, "error": s.detail(fe)})
 	default:
 		writeData(w, http.StatusOK, res)
 	}

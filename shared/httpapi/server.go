@@ -20,6 +20,8 @@ import (
 type Deps struct {
 	Health   Pinger
 	Switches SwitchStore
+	Redactor Redactor // masks secrets in error answers; nil masks nothing
+
 	SparkDeps
 	ScalingDeps
 	DiscoveryDeps
@@ -41,6 +43,7 @@ type Server struct {
 type Route struct {
 	Pattern      string // "METHOD /path"
 	TenantScoped bool
+	Admin        bool // needs an admin token
 }
 
 // New builds the server and its routes.
@@ -70,7 +73,7 @@ func (s *Server) register() {
 	s.registerExecutions()
 	s.registerAdmin()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.log, notFoundRoute(r))
+		s.writeError(w, r, notFoundRoute(r))
 	})
 }
 
@@ -86,16 +89,17 @@ func (s *Server) handle(pattern string, _ bool, h handlerFunc) {
 	s.mux.Handle(pattern, s.wrap(h))
 }
 
-// handleTenant registers a tenant-scoped handler: X-Tenant-Name must name a configured tenant
-// and, unless auth is disabled, the bearer token must belong to it.
+// handleTenant registers a tenant-scoped handler: the bearer token must be valid and belong
+// to the tenant X-Tenant-Name names, or be an admin token (unless auth is disabled). The
+// handler finds its caller with principalOf.
 func (s *Server) handleTenant(pattern string, h tenantHandlerFunc) {
 	s.routes = append(s.routes, Route{Pattern: pattern, TenantScoped: true})
 	s.mux.Handle(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		t, err := s.auth.tenant(r)
+		t, p, err := s.auth.tenant(r)
 		if err != nil {
 			return err
 		}
-		return h(w, r, t)
+		return h(w, withPrincipal(r, p), t)
 	}))
 }
 
@@ -112,7 +116,7 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		err := h(sw, r)
 		if err != nil {
-			writeError(sw, r, s.log, err)
+			s.writeError(sw, r, err)
 		}
 		level := slog.LevelInfo
 		if sw.status >= 500 {
@@ -139,7 +143,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				}
 				s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", v, "stack", string(debug.Stack()))
-				writeError(w, r, s.log, errPanic)
+				s.writeError(w, r, errPanic)
 			}
 		}()
 		next.ServeHTTP(w, r)

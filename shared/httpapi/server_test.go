@@ -18,6 +18,11 @@ import (
 
 const testYAML = `
 deployment: {partition: us-east-1, region: us-east-1}
+api:
+  tokens:
+    - {name: ops, secret: admin-token-1, role: admin}
+    - {name: alice, secret: token-abc-alice, tenant: ABC}
+    - {name: bob, secret: token-abc-bob, tenant: ABC}
 tenants:
   - name: ABC
     auth: {tokens: ["token-abc-1"]}
@@ -69,6 +74,7 @@ func do(t *testing.T, h http.Handler, method, path string, body string, hdr map[
 }
 
 func TestHealthcheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		ping       error
@@ -98,6 +104,7 @@ func TestHealthcheck(t *testing.T) {
 }
 
 func TestLiveness(t *testing.T) {
+	t.Parallel()
 	s, _ := testServer(t, Deps{})
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/liveness", nil))
@@ -115,6 +122,7 @@ func tenantProbe(s *Server) {
 }
 
 func TestTenantAndAuth(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		hdr      map[string]string
@@ -122,7 +130,14 @@ func TestTenantAndAuth(t *testing.T) {
 		wantErr  string
 	}{
 		{"no tenant header", map[string]string{"Authorization": "Bearer token-abc-1"}, 400, "MISSING_TENANT"},
-		{"unknown tenant", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer token-abc-1"}, 400, "INVALID_TENANT"},
+		// Unknown and known tenants answer alike until the token says who is asking.
+		{"unknown tenant, tenant token", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer token-abc-1"}, 403, "WRONG_TENANT"},
+		{"unknown tenant, no token", map[string]string{TenantHeader: "NOPE"}, 401, "UNAUTHENTICATED"},
+		{"unknown tenant, unknown token", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer nope"}, 401, "UNAUTHENTICATED"},
+		{"unknown tenant, admin token", map[string]string{TenantHeader: "NOPE", "Authorization": "Bearer admin-token-1"}, 400, "INVALID_TENANT"},
+		{"admin token for a tenant", map[string]string{TenantHeader: "XYZ", "Authorization": "Bearer admin-token-1"}, 200, ""},
+		{"named tenant token", map[string]string{TenantHeader: "ABC", "Authorization": "Bearer token-abc-alice"}, 200, ""},
+		{"named token for another tenant", map[string]string{TenantHeader: "XYZ", "Authorization": "Bearer token-abc-alice"}, 403, "WRONG_TENANT"},
 		{"no token", map[string]string{TenantHeader: "ABC"}, 401, "UNAUTHENTICATED"},
 		{"malformed authorization", map[string]string{TenantHeader: "ABC", "Authorization": "Basic abc"}, 401, "UNAUTHENTICATED"},
 		{"unknown token", map[string]string{TenantHeader: "ABC", "Authorization": "Bearer nope"}, 401, "UNAUTHENTICATED"},
@@ -153,6 +168,7 @@ func TestTenantAndAuth(t *testing.T) {
 }
 
 func TestAuthDisabledStillNeedsTenant(t *testing.T) {
+	t.Parallel()
 	s, _ := testServer(t, Deps{})
 	s.cfg.API.AuthDisabled = true
 	tenantProbe(s)
@@ -165,6 +181,7 @@ func TestAuthDisabledStillNeedsTenant(t *testing.T) {
 }
 
 func TestErrorMapping(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		err      error
@@ -203,6 +220,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestUnknownRouteAndPanicAndBodyLimit(t *testing.T) {
+	t.Parallel()
 	s, logs := testServer(t, Deps{})
 	s.cfg.API.MaxBodyBytes = 16
 	s.handle("GET /boom", false, func(http.ResponseWriter, *http.Request) error { panic("boom") })
@@ -235,6 +253,7 @@ func TestUnknownRouteAndPanicAndBodyLimit(t *testing.T) {
 }
 
 func TestStripPrefix(t *testing.T) {
+	t.Parallel()
 	s, _ := testServer(t, Deps{Health: pinger{}})
 	h := StripPrefix("/prod", s.Handler())
 	for _, p := range []string{"/prod/healthcheck", "/healthcheck"} {
@@ -248,6 +267,7 @@ func TestStripPrefix(t *testing.T) {
 }
 
 func TestQueryInt(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw     string
 		want    int

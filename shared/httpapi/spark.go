@@ -125,7 +125,7 @@ func (s *Server) sparkSupervisionChange(resume bool) tenantHandlerFunc {
 		if err := decodeJSON(r, &req, true); err != nil {
 			return err
 		}
-		op := actor(t, req.User)
+		op := actor(r)
 		var prev string
 		if resume {
 			prev, err = svc.Resume(r.Context(), t.Name, op)
@@ -153,7 +153,7 @@ func (s *Server) createReplay(w http.ResponseWriter, r *http.Request, t *config.
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
 	}
-	rep, err := svc.CreateReplay(r.Context(), t.Name, req, actor(t, r.Header.Get("X-User")))
+	rep, err := svc.CreateReplay(r.Context(), t.Name, req, actor(r))
 	if err != nil {
 		return err
 	}
@@ -193,9 +193,14 @@ func (s *Server) replayAction(approve bool) tenantHandlerFunc {
 		}
 		var rep supervisor.Replay
 		if approve {
-			rep, err = svc.ApproveReplay(r.Context(), t.Name, id, actor(t, req.User))
+			if t.Auth.DistinctApprover {
+				if err := distinctApprover(r, svc, t.Name, id); err != nil {
+					return err
+				}
+			}
+			rep, err = svc.ApproveReplay(r.Context(), t.Name, id, actor(r))
 		} else {
-			rep, err = svc.CancelReplay(r.Context(), t.Name, id, actor(t, req.User))
+			rep, err = svc.CancelReplay(r.Context(), t.Name, id, actor(r))
 		}
 		if err != nil {
 			return err
@@ -203,4 +208,18 @@ func (s *Server) replayAction(approve bool) tenantHandlerFunc {
 		writeData(w, http.StatusOK, rep)
 		return nil
 	}
+}
+
+// distinctApprover refuses the approval of replay id by the token that created it.
+func distinctApprover(r *http.Request, svc SparkService, tenant string, id int64) error {
+	reps, err := svc.ListReplays(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	for _, rep := range reps {
+		if rep.ID == id && rep.CreatedBy == actor(r) {
+			return errSameApprover(id)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -22,6 +23,12 @@ type Repository interface {
 	PatchStage(ctx context.Context, id, stageID string, context map[string]any, lastModified map[string]any) (executions.Detail, error)
 	RestartStage(ctx context.Context, id, stageID, user string) (executions.Detail, error)
 	Delete(ctx context.Context, id string) error
+	Cede(ctx context.Context, id, to string, t executions.Takeover) (executions.Detail, error)
+}
+
+// HeartbeatRecorder keeps when each other partition was last heard.
+type HeartbeatRecorder interface {
+	RecordHeartbeat(ctx context.Context, partition string, at time.Time) error
 }
 
 // Outcome is what became of a received event.
@@ -33,6 +40,8 @@ const (
 	NotOurs        Outcome = "dropped: another partition owns it"
 	Missing        Outcome = "dropped: execution not found"
 	AlreadyApplied Outcome = "dropped: the execution's state does not allow it (already applied?)"
+	Heard          Outcome = "heartbeat recorded"
+	OwnHeartbeat   Outcome = "dropped: our own heartbeat"
 	// Refused: the execution is inside a step that must not be interrupted (a replay killing
 	// its driver or deleting its checkpoint); the sender's action is not applied.
 	Refused Outcome = "dropped: refused by the execution (CANCEL_REFUSED)"
@@ -40,15 +49,24 @@ const (
 
 // Applier applies events addressed to this partition.
 type Applier struct {
-	Repo Repository
-	Log  *slog.Logger
+	Repo       Repository
+	Heartbeats HeartbeatRecorder // nil: heartbeats are dropped
+	Log        *slog.Logger
+	Now        func() time.Time // nil: time.Now
 }
 
 // Apply applies e if this partition owns it (Orca's handlesPartition on the event's
 // partition); events for other partitions are dropped. A missing execution or a state that
 // refuses the action is dropped too: delivery is at least once, so a repeated event must do
 // nothing. Only failures worth retrying return an error.
+//
+// A HEARTBEAT of another partition is recorded (the takeover rule reads it). A TAKEOVER
+// addressed to this partition (the former owner) cedes the execution to the new owner, so
+// that nothing here acts on it again.
 func (a *Applier) Apply(ctx context.Context, e Event) (Outcome, error) {
+	if e.EventType == Heartbeat {
+		return a.heard(ctx, e)
+	}
 	if !a.Repo.Owns(e.Partition) {
 		return NotOurs, nil
 	}
@@ -66,6 +84,8 @@ func (a *Applier) Apply(ctx context.Context, e Event) (Outcome, error) {
 		_, err = a.Repo.RestartStage(ctx, e.ExecutionID, e.StageID, nonEmpty(e.User, "interlink"))
 	case Patch:
 		err = a.patch(ctx, e)
+	case Takeover:
+		_, err = a.Repo.Cede(ctx, e.ExecutionID, e.NewPartition, executions.Takeover{From: e.Partition, By: nonEmpty(e.User, "interlink"), Reason: e.Reason})
 	}
 	switch {
 	case err == nil:
@@ -86,6 +106,23 @@ func (a *Applier) Apply(ctx context.Context, e Event) (Outcome, error) {
 		return AlreadyApplied, nil
 	}
 	return "", err
+}
+
+func (a *Applier) heard(ctx context.Context, e Event) (Outcome, error) {
+	if a.Repo.Owns(e.Partition) {
+		return OwnHeartbeat, nil
+	}
+	if a.Heartbeats == nil {
+		return NotOurs, nil
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	if err := a.Heartbeats.RecordHeartbeat(ctx, e.Partition, now()); err != nil {
+		return "", err
+	}
+	return Heard, nil
 }
 
 // patch applies a stage patch: a judgment on a waiting manual judgment stage is a judgement

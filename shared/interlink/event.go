@@ -25,6 +25,13 @@ const (
 	Delete  EventType = "DELETE"
 	Patch   EventType = "PATCH"
 	Restart EventType = "RESTART"
+	// Heartbeat says that its partition is alive and hears the topic. It is this project's
+	// addition (an Orca cluster drops it as unknown): an unforced takeover needs the owner
+	// silent over the interlink too.
+	Heartbeat EventType = "HEARTBEAT"
+	// Takeover tells the former owner (the event's partition) that NewPartition took the
+	// execution over, so that it stops acting on it. This project's addition too.
+	Takeover EventType = "TAKEOVER"
 )
 
 // Event is an interlink event as Orca serialises it (Jackson, property eventType). Fields a
@@ -41,6 +48,8 @@ type Event struct {
 	IgnoreCurrentStatus bool           `json:"ignoreCurrentStatus,omitempty"`
 	StageID             string         `json:"stageId,omitempty"`
 	StageBody           map[string]any `json:"stageBody,omitempty"`
+	NewPartition        string         `json:"newPartition,omitempty"` // TAKEOVER: the new owner
+	Reason              string         `json:"reason,omitempty"`       // TAKEOVER: why
 }
 
 // WireType converts an execution type to Orca's enum name.
@@ -55,6 +64,15 @@ func (e Event) Fingerprint() string {
 func (e Event) Validate() error {
 	switch e.EventType {
 	case Cancel, Pause, Resume, Delete, Patch, Restart:
+	case Heartbeat:
+		if e.Partition == "" || len(e.Partition) > 32 {
+			return fault.Invalidf("interlink HEARTBEAT event has no valid partition")
+		}
+		return nil
+	case Takeover:
+		if e.NewPartition == "" || len(e.NewPartition) > 32 || e.NewPartition == e.Partition {
+			return fault.Invalidf("interlink TAKEOVER event for %s has no valid newPartition", e.ExecutionID)
+		}
 	default:
 		return fault.Invalidf("unknown interlink eventType %q", e.EventType)
 	}

@@ -93,15 +93,11 @@ func (f *Forwarder) Forward(ctx context.Context, a Action) (Receipt, error) {
 	if f.Flagger != nil && !f.Flagger.Allow(e.Fingerprint()) {
 		return Receipt{}, fault.Conflictf("interlink loop breaker: %s was forwarded too often in the last window; not forwarding it again", e.Fingerprint()).WithCode("INTERLINK_FLAGGED")
 	}
-	body, err := json.Marshal(e)
+	msgID, err := f.publish(ctx, e)
 	if err != nil {
-		return Receipt{}, fmt.Errorf("encode interlink event: %w", err)
+		return Receipt{}, err
 	}
-	out, err := f.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(f.Topic), Message: aws.String(string(body))})
-	if err != nil {
-		return Receipt{}, fault.Wrap(fault.Unavailable, err, "publish interlink event to %s", f.Topic)
-	}
-	r := Receipt{EventID: aws.ToString(out.MessageId), EventType: e.EventType, Owner: a.Owner, Execution: a.ID,
+	r := Receipt{EventID: msgID, EventType: e.EventType, Owner: a.Owner, Execution: a.ID,
 		Message: fmt.Sprintf("forwarded %s of execution %s to its owner partition %s", a.Kind, a.ID, a.Owner)}
 	if f.Log != nil {
 		f.Log.InfoContext(ctx, "forwarded action to owner", "event", e.String(), "messageId", r.EventID)
@@ -112,4 +108,37 @@ func (f *Forwarder) Forward(ctx context.Context, a Action) (Receipt, error) {
 		}
 	}
 	return r, nil
+}
+
+// publish sends e to the topic; a topic that cannot be reached is Unavailable.
+func (f *Forwarder) publish(ctx context.Context, e Event) (string, error) {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return "", fmt.Errorf("encode interlink event: %w", err)
+	}
+	out, err := f.SNS.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(f.Topic), Message: aws.String(string(body))})
+	if err != nil {
+		return "", fault.Wrap(fault.Unavailable, err, "publish interlink %s event to %s", e.EventType, f.Topic)
+	}
+	return aws.ToString(out.MessageId), nil
+}
+
+// Heartbeat tells the other regions that partition is alive and reaches the topic (the
+// peering function sends one each invocation).
+func (f *Forwarder) Heartbeat(ctx context.Context, partition string) error {
+	_, err := f.publish(ctx, Event{EventType: Heartbeat, Partition: partition})
+	return err
+}
+
+// AnnounceTakeover tells the former owner of d (from) that partition to took it over, so
+// that it stops acting on it.
+func (f *Forwarder) AnnounceTakeover(ctx context.Context, d executions.Detail, from, to, by, reason string) error {
+	e := Event{EventType: Takeover, Partition: from, NewPartition: to, ExecutionType: WireType(d.Type), ExecutionID: d.ID, User: by, Reason: reason}
+	if _, err := f.publish(ctx, e); err != nil {
+		return err
+	}
+	if f.Log != nil {
+		f.Log.InfoContext(ctx, "announced takeover to the former owner", "event", e.String(), "by", by)
+	}
+	return nil
 }

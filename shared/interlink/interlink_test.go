@@ -19,6 +19,7 @@ import (
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/interlink"
+	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -26,6 +27,7 @@ import (
 // other's) and its interlink queue subscribed to the shared topic.
 type region struct {
 	name    string
+	db      *store.DB
 	repo    *executions.Repository
 	queue   string
 	applier *interlink.Applier
@@ -61,8 +63,10 @@ func newWorld(t *testing.T) *world {
 		if _, err := w.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: top.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(attrs.Attributes["QueueArn"])}); err != nil {
 			t.Fatal(err)
 		}
-		repo := executions.NewRepository(storetest.New(t).SQL(), name)
-		return region{name: name, repo: repo, queue: aws.ToString(q.QueueUrl), applier: &interlink.Applier{Repo: repo, Log: log}}
+		db := storetest.New(t)
+		repo := executions.NewRepository(db.SQL(), name)
+		return region{name: name, db: db, repo: repo, queue: aws.ToString(q.QueueUrl),
+			applier: &interlink.Applier{Repo: repo, Heartbeats: db, Log: log}}
 	}
 	w.east, w.west = mk("us-east-1"), mk("us-west-2")
 	return w
@@ -88,6 +92,7 @@ func (w *world) deliver(t *testing.T, r region) events.SQSEventResponse {
 }
 
 func TestCancelForwardedToOwnerIsAppliedThereOnly(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	id, err := w.east.repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "replay",
@@ -117,6 +122,7 @@ func TestCancelForwardedToOwnerIsAppliedThereOnly(t *testing.T) {
 }
 
 func TestEventsForOtherPartitionsAreDropped(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	// West holds a copy of an east execution with the same id in its own database.
@@ -139,6 +145,7 @@ func TestEventsForOtherPartitionsAreDropped(t *testing.T) {
 func mustDB(t *testing.T, r region) *sql.DB { return r.repo.DBForTest() }
 
 func TestOrcaShapedEventsAreApplied(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	id, _ := w.east.repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "deploy", Stages: []executions.StageSpec{
@@ -169,6 +176,7 @@ func TestOrcaShapedEventsAreApplied(t *testing.T) {
 }
 
 func TestOurEventsHaveOrcaShape(t *testing.T) {
+	t.Parallel()
 	e, err := interlink.EventFor(interlink.Action{Kind: "judgement", Type: executions.Pipeline, ID: "01J", Owner: "eu", StageID: "01S", Judgment: executions.Stop, User: "u"})
 	if err != nil {
 		t.Fatal(err)
@@ -183,8 +191,9 @@ func TestOurEventsHaveOrcaShape(t *testing.T) {
 }
 
 func TestLoopBreakerTrips(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	fl := interlink.NewFlagger(32, 8, time.Minute)
 	fl.SetClock(func() time.Time { return now })
 	fw := &interlink.Forwarder{SNS: w.sns, Topic: w.topic, Flagger: fl}
@@ -211,6 +220,7 @@ func TestLoopBreakerTrips(t *testing.T) {
 }
 
 func TestUnreachableTopicIsUnavailable(t *testing.T) {
+	t.Parallel()
 	cfg := mototest.Config("http://127.0.0.1:1")
 	fw := &interlink.Forwarder{SNS: sns.NewFromConfig(cfg, func(o *sns.Options) { o.RetryMaxAttempts = 1 }), Topic: "arn:aws:sns:us-east-1:123456789012:interlink"}
 	_, err := fw.Forward(context.Background(), interlink.Action{Kind: "cancel", Type: executions.Pipeline, ID: "01H", Owner: "eu"})
@@ -224,6 +234,7 @@ func TestUnreachableTopicIsUnavailable(t *testing.T) {
 // is refused like the API's cancel: the execution keeps running and the outcome says so,
 // rather than passing for an event already applied.
 func TestInterlinkCancelOfAnUninterruptibleStageIsRefused(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	id, err := w.east.repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay", Stages: []executions.StageSpec{

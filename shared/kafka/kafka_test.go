@@ -22,7 +22,8 @@ import (
 
 // TestPlan is the reference's table 12.8 (the decision rows) plus this port's changes.
 func TestPlan(t *testing.T) {
-	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	t.Parallel()
+	t0 := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 	prev := func(sum int64, age time.Duration) *Sample { return &Sample{OffsetSum: sum, At: t0.Add(-age)} }
 	tests := []struct {
 		name       string
@@ -124,10 +125,11 @@ func countExecutions(t *testing.T, db *store.DB) int {
 }
 
 func TestScaleAgainstKfakeWithBaselinesSurvivingRestart(t *testing.T) {
+	t.Parallel()
 	w := newKafkaWorld(t)
 	db := storetest.New(t)
 	ctx := context.Background()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 	db.SetClock(func() time.Time { return now })
 	lease, err := db.AcquireLease(ctx, "scaler/ABC", "test", time.Hour)
 	if err != nil {
@@ -214,6 +216,7 @@ func (v vanishingAdmin) ListTopics(ctx context.Context, topics ...string) (kadm.
 }
 
 func TestScaleTopicDeletedBetweenListAndOffsets(t *testing.T) {
+	t.Parallel()
 	w := newKafkaWorld(t)
 	db := storetest.NewEmbedded(t)
 	ctx := context.Background()
@@ -234,6 +237,7 @@ func TestScaleTopicDeletedBetweenListAndOffsets(t *testing.T) {
 }
 
 func TestScaleDisabledAndHealth(t *testing.T) {
+	t.Parallel()
 	w := newKafkaWorld(t)
 	off := false
 	db := storetest.NewEmbedded(t)
@@ -252,6 +256,7 @@ func TestScaleDisabledAndHealth(t *testing.T) {
 }
 
 func TestOptionsPerConnectionType(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		k       config.Kafka

@@ -46,6 +46,7 @@ func startCluster(t *testing.T, port int) *kfake.Cluster {
 // listening on the same address again is picked up by the same clients without a restart: the
 // next run stores its sample and the health check is UP.
 func TestKafkaUnreachableThenBack(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cluster := startCluster(t, port)
@@ -55,7 +56,7 @@ func TestKafkaUnreachableThenBack(t *testing.T) {
 	}
 	t.Cleanup(adm.Close)
 	db := storetest.New(t)
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 	db.SetClock(func() time.Time { return now })
 	ctx := context.Background()
 	lease, err := db.AcquireLease(ctx, "scaler/ABC", "test", time.Hour)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestLayoutKeys(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2024, 1, 1, 1, 30, 0, 0, time.UTC)
 	tests := []struct {
 		name string
@@ -39,6 +40,7 @@ func TestLayoutKeys(t *testing.T) {
 }
 
 func TestParseServicePrefix(t *testing.T) {
+	t.Parallel()
 	l := Layout{LogsDir: "logs"}
 	tests := []struct {
 		name, key, want string
@@ -62,6 +64,7 @@ func TestParseServicePrefix(t *testing.T) {
 }
 
 func TestEscapeRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"api", "a/b", "x=y", "100%", "tab\tname", "ünïcode-svc", "q?#*[]^{}'\"\\:"} {
 		l := Layout{LogsDir: "logs"}
 		got, ok := l.ParseServicePrefix(l.ServicePrefix(name))
@@ -75,6 +78,7 @@ func TestEscapeRoundTrip(t *testing.T) {
 }
 
 func TestParseMinutePartition(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, key string
 		want      time.Time
@@ -103,6 +107,7 @@ func TestParseMinutePartition(t *testing.T) {
 }
 
 func TestCheckServiceName(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, svc string
 		ok        bool

@@ -21,6 +21,7 @@ func newStore(t *testing.T) (*logstore.Store, *s3test.Server) {
 }
 
 func TestListServicesFollowsContinuationTokens(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	var want []string
 	for i := range 2500 {
@@ -45,6 +46,7 @@ func TestListServicesFollowsContinuationTokens(t *testing.T) {
 }
 
 func TestListServicesEscapedNamesAndEmptyBucket(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	got, err := st.ListServices(context.Background())
 	if err != nil || len(got) != 0 {
@@ -58,6 +60,7 @@ func TestListServicesEscapedNamesAndEmptyBucket(t *testing.T) {
 }
 
 func TestListServicesFailureIsUpstream(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	srv.Fail(s3test.ListObjectsV2, true)
 	_, err := st.ListServices(context.Background())
@@ -67,6 +70,7 @@ func TestListServicesFailureIsUpstream(t *testing.T) {
 }
 
 func TestSparkMetadataFiles(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	srv.Put(t, "logs/_spark_metadata/0", "logs/_spark_metadata/9.compact", "logs/_spark_metadata/10",
 		"logs/service_name=api/year=2024/month=01/day=01/hour=00/minute=00/part-0", "checkpoint/application/offsets/0")
@@ -94,6 +98,7 @@ func checkpointTree(dir string) []string {
 }
 
 func TestDeleteSparkStateDeletesExactlyCheckpointAndSparkMetadata(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	doomed := append(checkpointTree("checkpoint/application/"),
 		"logs/_spark_metadata/0", "logs/_spark_metadata/9.compact", "logs/_spark_metadata/10")
@@ -127,6 +132,7 @@ func TestDeleteSparkStateDeletesExactlyCheckpointAndSparkMetadata(t *testing.T) 
 }
 
 func TestDeleteSparkStateSurfacesRefusedKeys(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	srv.Put(t, checkpointTree("checkpoint/application/")...)
 	srv.Put(t, "logs/_spark_metadata/0")
@@ -151,6 +157,7 @@ func TestDeleteSparkStateSurfacesRefusedKeys(t *testing.T) {
 }
 
 func TestDeleteSparkStateIsIdempotentAndRefusesUnsafeLayouts(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	if rep, err := st.DeleteSparkState(context.Background()); err != nil || rep.Deleted != 0 {
 		t.Fatalf("nothing to delete: got %+v, %v; want success", rep, err)
@@ -174,6 +181,7 @@ func TestDeleteSparkStateIsIdempotentAndRefusesUnsafeLayouts(t *testing.T) {
 }
 
 func TestNewestMinuteIsDateAwareAndBounded(t *testing.T) {
+	t.Parallel()
 	const svc = "healthcheck-dummy"
 	at := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
@@ -228,6 +236,7 @@ func TestNewestMinuteIsDateAwareAndBounded(t *testing.T) {
 }
 
 func TestNewestMinuteFailure(t *testing.T) {
+	t.Parallel()
 	st, srv := newStore(t)
 	srv.Fail(s3test.ListObjectsV2, true)
 	_, _, err := st.NewestMinute(context.Background(), "api", time.Now(), 3)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestEmitWritesOneValidEMFLine(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	w := New(&buf)
 	w.SetClock(func() time.Time { return time.UnixMilli(1722815170123) })
@@ -50,6 +51,7 @@ func TestEmitWritesOneValidEMFLine(t *testing.T) {
 }
 
 func TestEmitRejectsInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		dims map[string]string

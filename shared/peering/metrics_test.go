@@ -13,6 +13,7 @@ import (
 // TestMetrics checks the EMF lines of a pass: per peer and type the lag and the four
 // counters with their values, and the OVER_ALL lag.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	putExec(t, p.peer, exec{typ: Pipeline, id: "M1", partition: peerID, updatedAt: 10, stages: []stage{{id: "M1-a", updatedAt: 10}}})
 	putExec(t, p.local, exec{typ: Pipeline, id: "M1", partition: peerID, updatedAt: 5, stages: []stage{{id: "M1-old", updatedAt: 5}}})

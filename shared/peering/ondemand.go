@@ -14,7 +14,8 @@ import (
 // "peer these ids" hint (the idea of Orca's unmerged 05bcd7677), used after an action was
 // forwarded to the owner so the requester sees the outcome within seconds. It works under the
 // peer's lease like a pass, waiting for a running pass to release it until ctx ends; an
-// execution gone from the peer is deleted here within the delete limit, as a pass would.
+// execution gone from the peer is deleted here within the delete limit, as a pass would. With
+// peering switched off (globally or for this peer) it does nothing: 409 PEERING_OFF.
 func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, ids []string) (PeerSummary, error) {
 	var p *peer
 	for _, cand := range c.peers {
@@ -32,6 +33,13 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	if len(ids) == 0 {
 		return PeerSummary{}, nil
 	}
+	sw, err := c.local.PeeringSwitches(ctx)
+	if err != nil {
+		return PeerSummary{}, fmt.Errorf("copy now from peer %s: %w", peerID, err)
+	}
+	if !sw.PeerOn(p.ID) {
+		return PeerSummary{}, fault.Conflictf("peering from %s is switched off (globally or for this peer); nothing was copied", peerID).WithCode("PEERING_OFF")
+	}
 	var lease store.Lease
 	for {
 		var err error
@@ -42,6 +50,9 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 		if !errors.Is(err, store.ErrLeaseHeld) {
 			return PeerSummary{}, fmt.Errorf("copy now from peer %s: %w", peerID, err)
 		}
+		if c.onLeaseHeld != nil {
+			c.onLeaseHeld()
+		}
 		select {
 		case <-ctx.Done():
 			return PeerSummary{}, fmt.Errorf("copy now from peer %s: a pass holds the peer's lease: %w", peerID, ctx.Err())
@@ -50,7 +61,7 @@ func (c *Copier) CopyNow(ctx context.Context, peerID string, typ ExecutionType, 
 	}
 	defer c.local.ReleaseLease(context.WithoutCancel(ctx), lease)
 	limit := c.opts.MaxAllowedDeleteCount
-	if sw, err := c.local.PeeringSwitches(ctx); err == nil && sw.MaxAllowedDeleteCount != nil {
+	if sw.MaxAllowedDeleteCount != nil {
 		limit = *sw.MaxAllowedDeleteCount
 	}
 	r := &peerRun{c: c, p: p, lease: lease, limit: limit, counts: map[ExecutionType]*counts{}}

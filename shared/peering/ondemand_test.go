@@ -3,11 +3,16 @@ package peering
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/logwise/controlplane/shared/fault"
 )
 
 func TestCopyNowCopiesNamedExecutionsOutsideThePassWatermark(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	c := p.copier(t, testOptions(), &fakeRecorder{})
 	ctx := context.Background()
@@ -37,6 +42,7 @@ func TestCopyNowCopiesNamedExecutionsOutsideThePassWatermark(t *testing.T) {
 }
 
 func TestCopyNowWaitsForTheRunningPass(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	c := p.copier(t, testOptions(), &fakeRecorder{})
 	putExec(t, p.peer, exec{typ: Orchestration, id: "01A", partition: peerID, updatedAt: 5})
@@ -49,7 +55,15 @@ func TestCopyNowWaitsForTheRunningPass(t *testing.T) {
 	if _, err := c.CopyNow(ctx, peerID, Orchestration, []string{"01A"}); err == nil {
 		t.Fatal("CopyNow copied while a pass held the peer's lease")
 	}
-	go func() { time.Sleep(100 * time.Millisecond); p.local.ReleaseLease(context.Background(), held) }()
+	// The pass releases its lease while CopyNow waits for it (not before CopyNow has seen it held).
+	var once sync.Once
+	c.onLeaseHeld = func() {
+		once.Do(func() {
+			if err := p.local.ReleaseLease(context.Background(), held); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	if sum, err := c.CopyNow(ctx2, peerID, Orchestration, []string{"01A"}); err != nil || sum.NumPeered != 1 {
@@ -58,9 +72,10 @@ func TestCopyNowWaitsForTheRunningPass(t *testing.T) {
 }
 
 func TestPassRecordsPeerReachability(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	ctx := context.Background()
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 	opts := testOptions()
 	opts.Now = func() time.Time { return now }
 	pass(t, p.copier(t, opts, &fakeRecorder{}))
@@ -86,4 +101,40 @@ func keysOfDump(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestCopyNowHonoursThePeeringSwitches: with peering switched off, globally or for the peer,
+// CopyNow neither copies nor deletes, and says why (409 PEERING_OFF).
+func TestCopyNowHonoursThePeeringSwitches(t *testing.T) {
+	tests := []struct {
+		name string
+		off  func(ctx context.Context, p *pair) error
+	}{
+		{"globally off", func(ctx context.Context, p *pair) error { return p.local.SetPeeringEnabled(ctx, false) }},
+		{"off for the peer", func(ctx context.Context, p *pair) error { return p.local.SetPeerEnabled(ctx, peerID, false) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPair(t)
+			c := p.copier(t, testOptions(), &fakeRecorder{})
+			ctx := context.Background()
+			putExec(t, p.peer, exec{typ: Pipeline, id: "01NEW", partition: peerID, updatedAt: 10})
+			putExec(t, p.local, exec{typ: Pipeline, id: "01GONE", partition: peerID, updatedAt: 10})
+			if err := tt.off(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.CopyNow(ctx, peerID, Pipeline, []string{"01NEW", "01GONE"})
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Kind != fault.Conflict || fe.Code != "PEERING_OFF" {
+				t.Fatalf("CopyNow with peering off: err = %v; want a Conflict PEERING_OFF", err)
+			}
+			got := dump(t, p.local, Pipeline, "1=1")
+			if _, copied := got["01NEW"]; copied {
+				t.Errorf("01NEW was copied with peering off")
+			}
+			if _, kept := got["01GONE"]; !kept {
+				t.Errorf("01GONE was deleted with peering off")
+			}
+		})
+	}
 }

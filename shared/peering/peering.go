@@ -129,7 +129,8 @@ type Copier struct {
 	log     *slog.Logger
 	budget  int // bytes per local statement: max_allowed_packet - 8 KiB
 
-	afterChunk func() // tests: runs after each chunk
+	afterChunk  func() // tests: runs after each chunk
+	onLeaseHeld func() // tests: runs when CopyNow finds the peer's lease held and waits
 }
 
 type peer struct {

@@ -18,6 +18,7 @@ func init() {
 // TestQueriesUseIndexes checks with EXPLAIN that every per-pass query reads an index range,
 // never the whole table, so a pass costs O(changed + active), not O(history).
 func TestQueriesUseIndexes(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	seedSQL(t, p.peer, 20000, 0, 10)
 	seedActive(t, p.peer, 20, 1)

@@ -18,6 +18,7 @@ import (
 // and are counted, the copier carries on by itself (same Copier, same pools), the executions
 // the peer gains after the restart are copied, and the local copies converge to the peer.
 func TestRunConvergesAcrossMariaDBRestart(t *testing.T) {
+	t.Parallel()
 	srv := mariadbtest.Start(t)
 	ctx := context.Background()
 	open := func(name string) *store.DB {

@@ -66,6 +66,17 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		c.log.DebugContext(ctx, "peer lease held by another copier; skipped", "peer", p.ID)
 		return PeerSummary{Skipped: 1}
 	}
+	if err != nil && ctx.Err() != nil {
+		// Cut short by the deadline, like any other step: not a fault. The server may have
+		// granted the lease before the call was cut, so free whatever this holder holds.
+		c.log.InfoContext(ctx, "peer lease acquire cut short by the deadline", "peer", p.ID)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := c.local.ReleaseHolder(rctx, "peering/"+p.ID, c.opts.Holder); rerr != nil {
+			c.log.WarnContext(ctx, "release peer lease after a cut-short acquire", "peer", p.ID, "error", rerr)
+		}
+		return PeerSummary{Skipped: 1}
+	}
 	if err != nil {
 		c.log.ErrorContext(ctx, "acquire peer lease", "peer", p.ID, "error", err)
 		return PeerSummary{Skipped: 1, NumErrors: 1}

@@ -49,6 +49,7 @@ func startSince(typ ExecutionType) int64 {
 }
 
 func TestPeeringAgentSpec_B_DiffForCompletedExecutions(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name             string
@@ -119,6 +120,7 @@ func TestPeeringAgentSpec_B_DiffForCompletedExecutions(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_C_WatermarkMovesWithNothingToCopy(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name        string
@@ -163,6 +165,7 @@ func TestPeeringAgentSpec_C_WatermarkMovesWithNothingToCopy(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_D_ActiveExecutions(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name             string
@@ -220,6 +223,7 @@ func seedTombstones(t *testing.T, p *pair, ts []tomb) {
 }
 
 func TestPeeringAgentSpec_E_TombstoneReplay(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name                 string
@@ -282,6 +286,7 @@ func TestPeeringAgentSpec_E_TombstoneReplay(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_F_CursorHoldsOnFailure(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name     string
@@ -324,6 +329,7 @@ func TestPeeringAgentSpec_F_CursorHoldsOnFailure(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_G_DontDeleteTheWorld(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name        string
@@ -370,6 +376,7 @@ func TestPeeringAgentSpec_G_DontDeleteTheWorld(t *testing.T) {
 }
 
 func TestPeeringAgentSpec_A_RespectsDynamicEnableFlags(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name   string
@@ -429,6 +436,7 @@ func (f *fakePeerer) DoPeer(context.Context) (bool, error) {
 }
 
 func TestPeeringAgentSpec_H_CustomPeerer(t *testing.T) {
+	t.Parallel()
 	p := newPair(t)
 	cases := []struct {
 		name      string

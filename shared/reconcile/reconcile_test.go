@@ -32,6 +32,7 @@ func (c *countingLeases) AcquireLease(ctx context.Context, name, holder string, 
 }
 
 func TestOverlappingInvocationsActOncePerKey(t *testing.T) {
+	t.Parallel()
 	leases := &countingLeases{DB: storetest.New(t)}
 	var mu sync.Mutex
 	acted := map[string]int{}
@@ -89,6 +90,7 @@ func TestOverlappingInvocationsActOncePerKey(t *testing.T) {
 }
 
 func TestOneKeyFailingDoesNotStopOthers(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	job := func(ctx context.Context, key string, l store.Lease) (any, error) {
 		switch key {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestHandlerMasksSecretsEverywhere(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	x := New([]string{"db-pass-123", "AKIAEXAMPLEKEY", "ab"})
 	log := slog.New(x.Handler(slog.NewJSONHandler(&buf, nil))).With("dsn", "app:db-pass-123@tcp(db)/x")

@@ -89,6 +89,7 @@ func (m motoASG) state(t *testing.T, name string) (desired int, live []string) {
 }
 
 func TestASGAgainstMoto(t *testing.T) {
+	t.Parallel()
 	m := newMotoASG(t)
 	ctx := context.Background()
 
@@ -185,6 +186,7 @@ func (b *busyGroup) TerminateInstanceInAutoScalingGroup(context.Context, *autosc
 }
 
 func TestASGActivityInProgressIsRetriedNotForced(t *testing.T) {
+	t.Parallel()
 	b := &busyGroup{}
 	_, err := NewASG("busy", b, nil).Apply(context.Background(), Decision{Action: Upscale, From: 2, Target: 4}, Cluster{})
 	if !errors.Is(err, ErrActivityInProgress) || b.sets != 1 {

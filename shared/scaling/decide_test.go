@@ -28,6 +28,7 @@ func repeat(v int64, n int) []int64 {
 
 // TestExpectedWorkers is the reference's table 12.2, row by row.
 func TestExpectedWorkers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		records    []int64
@@ -87,6 +88,7 @@ func TestExpectedWorkers(t *testing.T) {
 
 // TestDecideTable is the reference's table 12.3 (min 2, max 10 unless noted).
 func TestDecideTable(t *testing.T) {
+	t.Parallel()
 	const null = -1
 	tests := []struct {
 		a, e       int
@@ -137,6 +139,7 @@ func TestDecideTable(t *testing.T) {
 // TestDecideCrashCasesAreExplainedNoOps covers the inputs that crashed the original and the
 // file-sink log gate.
 func TestDecideCrashCasesAreExplainedNoOps(t *testing.T) {
+	t.Parallel()
 	pol := Policy{PerCoreLogsProcess: 1, ExecutorCoresPerMachine: 1, MinWorkers: 2, MaxWorkers: 10}
 	base := func() Observed {
 		return Observed{Reports: reports(repeat(8, 5)...), SinkLog: sinkLog("3"), Workers: 4, DriverRunning: true, Up: true, Down: true}
@@ -178,6 +181,7 @@ func TestDecideCrashCasesAreExplainedNoOps(t *testing.T) {
 }
 
 func TestReportsOrderedBySubmissionTime(t *testing.T) {
+	t.Parallel()
 	// Arrival order differs from submission order: the growth buffer follows submission time.
 	rs := []Report{{1e6, 1}, {5e6, 5}, {2e6, 2}, {4e6, 4}, {3e6, 3}, {9e9, 0}}
 	d := Decide(Observed{Reports: rs, SinkLog: sinkLog("3"), Workers: 8, DriverRunning: true, Up: true, Down: true},
@@ -188,6 +192,7 @@ func TestReportsOrderedBySubmissionTime(t *testing.T) {
 }
 
 func TestAverageGrowthAndSinkBatch(t *testing.T) {
+	t.Parallel()
 	growth := []struct {
 		h    []int64
 		want float64
@@ -220,6 +225,7 @@ func TestAverageGrowthAndSinkBatch(t *testing.T) {
 
 // TestFlags is the reference's table 12.4 plus clearing one flag.
 func TestFlags(t *testing.T) {
+	t.Parallel()
 	tr, fa := true, false
 	tests := []struct {
 		name             string

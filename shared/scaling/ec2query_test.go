@@ -11,6 +11,7 @@ import (
 )
 
 func TestEC2QueryPaginatesSignsAndReportsErrors(t *testing.T) {
+	t.Parallel()
 	var pages int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()

@@ -43,7 +43,7 @@ func (e *EKSToken) Token(ctx context.Context) (string, error) {
 		return e.token, nil
 	}
 	req, err := e.presign.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(po *sts.PresignOptions) {
-		po.Presigner = clockPresigner{next: po.Presigner, now: e.now}
+		po.Presigner = clockPresigner{signer: v4.NewSigner(), now: e.now}
 		po.ClientOptions = append(po.ClientOptions, func(o *sts.Options) {
 			o.APIOptions = append(o.APIOptions,
 				smithyhttp.AddHeaderValue("x-k8s-aws-id", e.cluster),
@@ -58,14 +58,15 @@ func (e *EKSToken) Token(ctx context.Context) (string, error) {
 	return e.token, nil
 }
 
-// clockPresigner signs at the token source's clock rather than the SDK's, so that the
-// token's X-Amz-Date follows the same (injected) time as its expiry.
+// clockPresigner signs at the token source's clock, not the wall clock: the token's
+// X-Amz-Date and credential scope agree with the clock that decides when it is re-minted.
 type clockPresigner struct {
-	next sts.HTTPPresignerV4
-	now  func() time.Time
+	signer *v4.Signer
+	now    func() time.Time
 }
 
-func (p clockPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string,
-	_ time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
-	return p.next.PresignHTTP(ctx, creds, r, payloadHash, service, region, p.now(), optFns...)
+func (p clockPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request,
+	payloadHash, service, region string, _ time.Time, optFns ...func(*v4.SignerOptions),
+) (string, http.Header, error) {
+	return p.signer.PresignHTTP(ctx, creds, r, payloadHash, service, region, p.now(), optFns...)
 }

@@ -237,6 +237,7 @@ func startAPIServer(t *testing.T) (*fakeAPIServer, *httptest.Server, []byte) {
 // TestKubernetesDownscaleKeepsTheDriverPod: the driver runs on the oldest pod, which a
 // ReplicaSet would remove first; the actuator protects it with a pod-deletion-cost.
 func TestKubernetesDownscaleKeepsTheDriverPod(t *testing.T) {
+	t.Parallel()
 	f, srv, ca := startAPIServer(t)
 	ctx := context.Background()
 	k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
@@ -268,6 +269,7 @@ func TestKubernetesDownscaleKeepsTheDriverPod(t *testing.T) {
 }
 
 func TestKubernetesResizeAuthModes(t *testing.T) {
+	t.Parallel()
 	f, srv, ca := startAPIServer(t)
 	dir := t.TempDir()
 	caFile, tokenFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
@@ -333,6 +335,7 @@ users:
 }
 
 func TestKubernetesErrorsNameWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	_, srv, ca := startAPIServer(t)
 	tests := []struct {
 		name       string
@@ -371,9 +374,11 @@ func TestKubernetesErrorsNameWhatIsMissing(t *testing.T) {
 }
 
 func TestEKSTokenShape(t *testing.T) {
+	t.Parallel()
 	cfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRETEXAMPLE", "SESSIONTOKEN")}
 	src := NewEKSToken(cfg, "spark-eks")
-	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	// A date far from the day the test runs: the signature must follow the injected clock.
+	now := time.Date(2031, 3, 14, 10, 0, 0, 0, time.UTC)
 	src.now = func() time.Time { return now }
 	tok, err := src.Token(context.Background())
 	if err != nil {
@@ -412,7 +417,10 @@ func TestEKSTokenShape(t *testing.T) {
 	if sh := q.Get("X-Amz-SignedHeaders"); !strings.Contains(sh, "x-k8s-aws-id") || !strings.Contains(sh, "host") {
 		t.Errorf("X-Amz-SignedHeaders = %q, want host and x-k8s-aws-id", sh)
 	}
-	if q.Get("X-Amz-Signature") == "" || !strings.HasPrefix(q.Get("X-Amz-Credential"), "AKIDEXAMPLE/20261122/eu-west-1/sts/aws4_request") {
+	if got := q.Get("X-Amz-Date"); got != "20310314T100000Z" {
+		t.Errorf("X-Amz-Date = %q, want the injected clock's 20310314T100000Z", got)
+	}
+	if q.Get("X-Amz-Signature") == "" || !strings.HasPrefix(q.Get("X-Amz-Credential"), "AKIDEXAMPLE/20310314/eu-west-1/sts/aws4_request") {
 		t.Errorf("signature or credential scope wrong: %s", u.RawQuery)
 	}
 	if strings.Contains(tok, "SECRETEXAMPLE") || strings.Contains(string(raw), "SECRETEXAMPLE") {
@@ -434,6 +442,7 @@ func TestEKSTokenShape(t *testing.T) {
 // names (a headless Service: <pod>.<service>.<ns>.svc.cluster.local, or the pod IP dashed)
 // are matched to their pods, and the driver's pod is kept.
 func TestKubernetesDownscaleMatchesWorkersByDNSName(t *testing.T) {
+	t.Parallel()
 	for _, host := range []func(i int) string{
 		func(i int) string { return fmt.Sprintf("spark-worker-%d.spark-worker.logwise.svc.cluster.local", i) },
 		func(i int) string { return fmt.Sprintf("10-1-0-%d.spark-worker.logwise.svc.cluster.local", i) },
@@ -464,6 +473,7 @@ func TestKubernetesDownscaleMatchesWorkersByDNSName(t *testing.T) {
 // found (an unknown host, or a driver SUBMITTED or RELAUNCHING with no worker yet) refuses
 // the downscale with the reason in Applied.Note; an upscale is still made.
 func TestKubernetesDownscaleRefusedWhenTheDriverCannotBeMatched(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		driver Driver
@@ -509,6 +519,7 @@ func TestKubernetesDownscaleRefusedWhenTheDriverCannotBeMatched(t *testing.T) {
 // resourceVersion; when an HPA or a person changed the replicas between the read and the
 // write, the 409 is a Conflict and their value stays.
 func TestKubernetesResizeNeverOverwritesAConcurrentChange(t *testing.T) {
+	t.Parallel()
 	f, srv, ca := startAPIServer(t)
 	ctx := context.Background()
 	k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})

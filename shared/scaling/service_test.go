@@ -138,6 +138,7 @@ func decisions(t *testing.T, db *store.DB) []recorded {
 }
 
 func TestParseIntakeValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, body string
 		wantErr    string // "" = valid
@@ -179,6 +180,7 @@ func TestParseIntakeValidation(t *testing.T) {
 // Deployment's replicas as ALIVE workers; five reports are posted; the decision is applied to
 // the Deployment through the scale subresource and read back fresh from the master.
 func TestIntakeEndToEndKubernetes(t *testing.T) {
+	t.Parallel()
 	api, srv, ca := startAPIServer(t) // logwise/spark-worker starts at 3 replicas
 	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api.mu.Lock()
@@ -243,6 +245,7 @@ func TestIntakeEndToEndKubernetes(t *testing.T) {
 }
 
 func TestOverridePrecedenceThroughService(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
 	w := &world{alive: 3, driver: true}
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
@@ -285,6 +288,7 @@ func TestOverridePrecedenceThroughService(t *testing.T) {
 }
 
 func TestDryRunRecordsWithoutActing(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
 	w := &world{alive: 3, driver: true}
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "asg", DryRun: true, Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
@@ -303,6 +307,7 @@ func TestDryRunRecordsWithoutActing(t *testing.T) {
 }
 
 func TestTwoScalersActOnce(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t) // row locks: MariaDB
 	w := &world{alive: 3, driver: true, gate: make(chan struct{})}
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
@@ -363,6 +368,7 @@ func (k *kafkaRuns) Scale(_ context.Context, tenant string, l store.Lease) (kafk
 }
 
 func TestReconcileUsesStoredFlagsAndRunsKafka(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
 	w := &world{alive: 9, driver: true}
 	k := &kafkaRuns{}
@@ -394,19 +400,20 @@ func TestReconcileUsesStoredFlagsAndRunsKafka(t *testing.T) {
 }
 
 func TestReconcilePurgesPastRetention(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
-	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2031, 11, 22, 0, 0, 0, 0, time.UTC)
 	db.SetClock(func() time.Time { return now })
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", HistoryRetention: 6 * time.Hour,
 		Master: &world{alive: 2, driver: true}, SinkLog: staticSinkLog{"3"}})
 	ctx := context.Background()
 	for _, at := range []time.Duration{0, 5 * time.Hour, 7 * time.Hour} {
-		now = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC).Add(at)
+		now = time.Date(2031, 11, 22, 0, 0, 0, 0, time.UTC).Add(at)
 		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: int64(at / time.Hour), Status: "succeeded"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	now = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	now = time.Date(2031, 11, 22, 8, 0, 0, 0, time.UTC)
 	if _, err := s.Run(ctx, "ABC"); err != nil {
 		t.Fatal(err)
 	}
@@ -417,6 +424,7 @@ func TestReconcilePurgesPastRetention(t *testing.T) {
 }
 
 func TestIntakeRetriedReportIsStoredOnce(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
 	w := &world{alive: 3, driver: true}
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
@@ -430,6 +438,7 @@ func TestIntakeRetriedReportIsStoredOnce(t *testing.T) {
 }
 
 func TestIntakeWhileAScalerRunsStoresAndDefers(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	w := &world{alive: 3, driver: true}
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, ClusterType: "kubernetes", Master: w, SinkLog: staticSinkLog{"3"}, Actuator: w})
@@ -454,6 +463,7 @@ func TestIntakeWhileAScalerRunsStoresAndDefers(t *testing.T) {
 }
 
 func TestScalePartitionsTakesTheLeaseAndEmitsMetrics(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	k := &kafkaRuns{}
 	w := &world{alive: 2, driver: true}
@@ -482,6 +492,7 @@ func TestScalePartitionsTakesTheLeaseAndEmitsMetrics(t *testing.T) {
 }
 
 func TestHistoryLimitAndUnknownTenant(t *testing.T) {
+	t.Parallel()
 	db := storetest.NewEmbedded(t)
 	s := newTestService(t, db, Tenant{Name: "ABC", Policy: testPolicy, Master: &world{}, SinkLog: staticSinkLog{}})
 	ctx := context.Background()

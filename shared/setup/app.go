@@ -30,6 +30,7 @@ type App struct {
 	executions  *executions.Repository
 	copier      *peering.Copier
 	applier     *interlink.Applier
+	forwarder   *interlink.Forwarder // nil without interlink
 	supervisor  *supervisor.Supervisor
 	kafkaAdmins map[string]*kadm.Client
 }
@@ -46,7 +47,7 @@ type Job struct {
 
 // NewApp wires every domain into the API and the job table.
 func NewApp(env *Env) (*App, error) {
-	a := &App{Env: env, jobs: map[string]Job{}, deps: httpapi.Deps{Health: env.Store, Switches: env.Store},
+	a := &App{Env: env, jobs: map[string]Job{}, deps: httpapi.Deps{Health: env.Store, Switches: env.Store, Redactor: env.Redactor},
 		clients: newClients(env), kafkaAdmins: map[string]*kadm.Client{}}
 	for _, wire := range wirings {
 		if err := wire(a); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/logwise/controlplane/internal/mototest"
 	"github.com/logwise/controlplane/shared/executions"
+	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
@@ -63,9 +64,12 @@ deployment: {partition: %s, region: us-east-1}
 database: {dsn: %q}
 peering: {enabled: %v, intervalMs: 100, ownerUnreachableMinutes: 1, peers: [%s]}
 interlink: {enabled: true, topicArn: %q, endpointOverride: %q}
+api:
+  tokens:
+    - {name: alice, secret: abc-token, tenant: ABC}
+    - {name: oncall, secret: admin-token, role: admin}
 tenants:
   - name: ABC
-    auth: {tokens: ["abc-token"]}
     objectStore: {aws: {bucket: logs, endpointOverride: "http://127.0.0.1:1", pathStyle: true}}
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1}
@@ -97,9 +101,15 @@ func deliver(t *testing.T, r *testRegion, sqsc *sqs.Client) {
 
 func call(t *testing.T, r *testRegion, method, path, body string) (int, map[string]any) {
 	t.Helper()
+	return callAs(t, r, "abc-token", method, path, body)
+}
+
+// callAs calls r's API for tenant ABC with the given bearer token.
+func callAs(t *testing.T, r *testRegion, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("X-Tenant-Name", "ABC")
-	req.Header.Set("Authorization", "Bearer abc-token")
+	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
 	r.app.API.Handler().ServeHTTP(rec, req)
 	var out map[string]any
@@ -178,7 +188,7 @@ func TestInterlinkOffRefusesWith409NamingTheOwner(t *testing.T) {
 }
 
 func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
-	east, west, _ := twoRegions(t)
+	east, west, sqsc := twoRegions(t)
 	ctx := context.Background()
 	id, _ := east.app.executions.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay",
 		Stages: []executions.StageSpec{{RefID: "1", Type: "killDriver", Name: "Kill"}, {RefID: "2", Type: "deleteCheckpoint", Name: "Delete"}}})
@@ -198,13 +208,13 @@ func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 	if err := west.app.Env.Store.RecordPeerContact(ctx, "us-east-1", false, time.Now().Add(-2*time.Minute), "dial tcp 127.0.0.1:3306: connect: connection refused"); err != nil {
 		t.Fatal(err)
 	}
-	code, body = call(t, west, "POST", "/executions/"+id+"/takeover", `{"reason":"us-east-1 is down","user":"oncall@example.com"}`)
+	code, body = call(t, west, "POST", "/executions/"+id+"/takeover", `{"reason":"us-east-1 is down","user":"someone-else@example.com"}`)
 	if code != http.StatusOK || body["data"].(map[string]any)["owned"] != true || body["data"].(map[string]any)["partition"] != "us-west-2" {
 		t.Fatalf("takeover after the owner went away: %d %v", code, body)
 	}
 	d, _ := west.app.executions.Get(ctx, id)
 	tk := d.Body["context"].(map[string]any)["takeover"].(map[string]any)
-	if tk["by"] != "oncall@example.com" || tk["fromPartition"] != "us-east-1" || tk["reason"] != "us-east-1 is down" {
+	if tk["by"] != "alice" || tk["fromPartition"] != "us-east-1" || tk["reason"] != "us-east-1 is down" {
 		t.Fatalf("takeover record = %v", tk)
 	}
 	// The owner comes back and keeps writing its (now stale) row; peering never undoes the
@@ -233,13 +243,26 @@ func TestTakeoverOnlyWhenTheOwnerIsGoneAndNotUndoneByPeering(t *testing.T) {
 	if _, err := west.app.Env.Store.SQL().Exec("UPDATE peer_contacts SET unreachable_since_ms = NULL"); err != nil {
 		t.Fatal(err)
 	}
-	code, body = call(t, west, "POST", "/executions/"+id2+"/takeover", `{"reason":"drill","force":true}`)
+	if code, body := call(t, west, "POST", "/executions/"+id2+"/takeover", `{"reason":"drill","force":true}`); code != http.StatusForbidden {
+		t.Fatalf("forced takeover with a tenant token: %d %v, want 403", code, body)
+	}
+	code, body = callAs(t, west, "admin-token", "POST", "/executions/"+id2+"/takeover", `{"reason":"drill","force":true}`)
 	if code != http.StatusOK {
 		t.Fatalf("forced takeover: %d %v", code, body)
 	}
 	d, _ = west.app.executions.Get(ctx, id2)
-	if d.Body["context"].(map[string]any)["takeover"].(map[string]any)["force"] != true {
-		t.Fatalf("force not recorded: %v", d.Body["context"])
+	if tk := d.Body["context"].(map[string]any)["takeover"].(map[string]any); tk["force"] != true || tk["by"] != "oncall" {
+		t.Fatalf("forced takeover recorded as %v; want forced, by oncall", d.Body["context"])
+	}
+	// The former owner hears of both takeovers and stands down.
+	deliver(t, east, sqsc)
+	for _, x := range []string{id, id2} {
+		if d, _ := east.app.executions.Get(ctx, x); d.Owned || d.Partition != "us-west-2" {
+			t.Fatalf("east's %s after the TAKEOVER events: %+v; want owned by us-west-2", x, d.Summary)
+		}
+		if _, err := east.app.executions.Cancel(ctx, x, "east-runner", "late"); !fault.Is(err, fault.Conflict) {
+			t.Fatalf("east acting on %s after ceding it: %v; want FOREIGN_EXECUTION", x, err)
+		}
 	}
 }
 

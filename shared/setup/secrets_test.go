@@ -110,7 +110,7 @@ tenants:
     objectStore: {aws: {bucket: %s, endpointOverride: %q, pathStyle: true}}
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: %q, kafkaType: confluent, confluentApiKey: KEY123, confluentApiSecret: %q}
-    spark: {restUrl: %q, webUrl: %q, sparkJarPath: "s3a://jars/app.jar", s3aCredentialsSecretArn: %q}
+    spark: {restUrl: %q, webUrl: %q, sparkJarPath: "s3a://jars/app.jar", s3aCredentialsSecretArn: %q, restNetworkTrusted: true}
     delayMetrics: {app: {sampleServiceName: api}}
 `, dbCfg.DSN(), token, s3.Bucket, s3.URL, kf.ListenAddrs()[0], confluentSecret, master.RestURL(), master.WebURL(), aws.ToString(created.ARN))
 	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })

@@ -92,10 +92,11 @@ func (a *App) openPeer(ctx context.Context, id, dsn, secretARN, name string) (*s
 // applies events addressed to this partition, and offers the ownership takeover.
 func wireInterlink(a *App) error {
 	cfg := a.Env.Config
-	a.applier = &interlink.Applier{Repo: a.executions, Log: a.Env.Log}
-	a.deps.Takeovers = &interlink.Takeovers{Repo: a.executions, Health: ownerHealth{a.Env.Store},
+	a.applier = &interlink.Applier{Repo: a.executions, Heartbeats: a.Env.Store, Log: a.Env.Log}
+	takeovers := &interlink.Takeovers{Repo: a.executions, Health: ownerHealth{a.Env.Store},
 		MinUnreachable: time.Duration(cfg.Peering.OwnerUnreachableMinutes) * time.Minute,
 		Recorder:       a.Env.Executions, Now: time.Now}
+	a.deps.Takeovers = takeovers
 	topic := cfg.Interlink.TopicARN
 	if topic == "" {
 		topic = os.Getenv("INTERLINK_TOPIC_ARN")
@@ -117,21 +118,24 @@ func wireInterlink(a *App) error {
 		fw.PeerNow = lambdaNow{client: lambda.NewFromConfig(a.Env.AWS), function: fn}
 	}
 	a.deps.Forwarder = fw
+	a.forwarder = fw
+	takeovers.Announcer = fw
 	return nil
 }
 
-// ownerHealth answers the takeover's question from the copier's contact records.
+// ownerHealth answers the takeover's question from the copier's contact records and the
+// heartbeats the interlink applier heard.
 type ownerHealth struct{ db *store.DB }
 
-func (h ownerHealth) UnreachableSince(ctx context.Context, peerID string) (time.Time, bool, error) {
+func (h ownerHealth) OwnerStatus(ctx context.Context, peerID string) (interlink.OwnerStatus, error) {
 	c, err := h.db.PeerContact(ctx, peerID)
 	if err != nil {
-		return time.Time{}, false, err
+		return interlink.OwnerStatus{}, err
 	}
 	if !c.Known {
-		return time.Time{}, false, fault.Conflictf("partition %s is not a peer this region copies from, so its reachability is unknown; take over with force", peerID).WithCode("OWNER_UNKNOWN")
+		return interlink.OwnerStatus{}, fault.Conflictf("partition %s is not a peer this region copies from, so its reachability is unknown; an admin token may force a takeover", peerID).WithCode("OWNER_UNKNOWN")
 	}
-	return c.UnreachableSince, !c.UnreachableSince.IsZero(), nil
+	return interlink.OwnerStatus{DBUnreachableSince: c.UnreachableSince, LastHeartbeat: c.LastHeartbeat}, nil
 }
 
 // CopyNowRequest is the on-demand invocation of the peering function.
@@ -196,6 +200,13 @@ func (a *App) PeeringHandler() func(context.Context, json.RawMessage) (any, erro
 		case probe.CopyNow != nil:
 			return a.copyNow(ctx, *probe.CopyNow)
 		case probe.DetailType != "":
+			if a.forwarder != nil {
+				// Tell the other regions this one is alive: an unforced takeover of our
+				// executions needs us silent.
+				if err := a.forwarder.Heartbeat(ctx, a.Env.Config.Deployment.Partition); err != nil {
+					a.Env.Log.WarnContext(ctx, "publish interlink heartbeat", "error", err.Error())
+				}
+			}
 			if _, ok := a.jobs["peeringcopier"]; !ok {
 				return map[string]string{"skipped": "peering is not enabled in this deployment"}, nil
 			}

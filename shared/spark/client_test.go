@@ -29,6 +29,7 @@ func client(ms ...*sparktest.Master) *spark.Client {
 }
 
 func TestSubmitStatusKillLifecycle(t *testing.T) {
+	t.Parallel()
 	m := sparktest.NewMaster(sparktest.Options{})
 	defer m.Close()
 	c := client(m)
@@ -76,6 +77,7 @@ func TestSubmitStatusKillLifecycle(t *testing.T) {
 }
 
 func TestRESTDisabledSaysSo(t *testing.T) {
+	t.Parallel()
 	m := sparktest.NewMaster(sparktest.Options{})
 	defer m.Close()
 	m.DisableREST()
@@ -92,6 +94,7 @@ func TestRESTDisabledSaysSo(t *testing.T) {
 }
 
 func TestStandbyMasterIsSkippedForTheNextOne(t *testing.T) {
+	t.Parallel()
 	standby := sparktest.NewMaster(sparktest.Options{Standby: true})
 	defer standby.Close()
 	alive := sparktest.NewMaster(sparktest.Options{})
@@ -118,6 +121,7 @@ func TestStandbyMasterIsSkippedForTheNextOne(t *testing.T) {
 }
 
 func TestOnlyStandbyMastersGiveErrStandby(t *testing.T) {
+	t.Parallel()
 	for _, version := range []string{"3.5.1", "4.0.0"} {
 		t.Run(version, func(t *testing.T) {
 			m := sparktest.NewMaster(sparktest.Options{Standby: true, Version: version})
@@ -144,6 +148,7 @@ func TestOnlyStandbyMastersGiveErrStandby(t *testing.T) {
 }
 
 func TestRejectionsCarrySparksMessage(t *testing.T) {
+	t.Parallel()
 	m := sparktest.NewMaster(sparktest.Options{Version: "3.5.1"})
 	defer m.Close()
 	req := minimalRequest()
@@ -162,6 +167,7 @@ func TestRejectionsCarrySparksMessage(t *testing.T) {
 }
 
 func TestInjectedFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		fault sparktest.Fault
@@ -191,6 +197,7 @@ func TestInjectedFaults(t *testing.T) {
 }
 
 func TestEveryCallHonoursCtx(t *testing.T) {
+	t.Parallel()
 	m := sparktest.NewMaster(sparktest.Options{})
 	defer m.Close()
 	m.SetFault(sparktest.Hang)
@@ -215,6 +222,7 @@ func TestEveryCallHonoursCtx(t *testing.T) {
 }
 
 func TestReadyOnSpark3FallsBackToStatus(t *testing.T) {
+	t.Parallel()
 	m3 := sparktest.NewMaster(sparktest.Options{Version: "3.5.1"})
 	defer m3.Close()
 	m4 := sparktest.NewMaster(sparktest.Options{Version: "4.0.0"})
@@ -233,6 +241,7 @@ func TestReadyOnSpark3FallsBackToStatus(t *testing.T) {
 }
 
 func TestUnreachableWebUIIsNotCalledRESTDisabled(t *testing.T) {
+	t.Parallel()
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()

@@ -79,6 +79,9 @@ func BuildSubmission(t config.Tenant, opts SubmitOptions) (*CreateRequest, error
 	if opts.Credentials != nil && s.S3ACredentialsSecretARN == "" {
 		return nil, fault.Invalidf("tenant %s: static S3A credentials given but spark.s3aCredentialsSecretArn is not set", t.Name)
 	}
+	if opts.Credentials != nil && !s.RestNetworkTrusted && !s.RestIsHTTPS() {
+		return nil, fault.Invalidf("tenant %s: static S3A keys would be sent over plain HTTP to the Spark REST port; use https spark.restUrl or set spark.restNetworkTrusted", t.Name)
+	}
 	ep := ConfigFrom(s)
 	webURL := ""
 	if len(ep.Masters) > 0 {

@@ -65,6 +65,7 @@ func indent(t *testing.T, v any) []byte {
 }
 
 func TestBuildSubmissionGoldenHasNoCredentials(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	req, err := BuildSubmission(tn, SubmitOptions{})
 	if err != nil {
@@ -82,6 +83,7 @@ func TestBuildSubmissionGoldenHasNoCredentials(t *testing.T) {
 }
 
 func TestBuildSubmissionOverridesAndReplayTimestamp(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	tn.Spark.MasterHosts = []string{"m1", "m2:7078"}
 	req, err := BuildSubmission(tn, SubmitOptions{DriverCores: 2, DriverMemoryInGB: 4, StartingOffsetsTimestamp: 1700000000000})
@@ -104,6 +106,7 @@ func TestBuildSubmissionOverridesAndReplayTimestamp(t *testing.T) {
 }
 
 func TestBuildSubmissionRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	cases := []struct {
 		name string
@@ -114,9 +117,14 @@ func TestBuildSubmissionRejectsBadInput(t *testing.T) {
 		{"too much memory", SubmitOptions{DriverMemoryInGB: MaxDriverMemoryInGB + 1}},
 		{"negative timestamp", SubmitOptions{StartingOffsetsTimestamp: -5}},
 		{"keys without a secret ARN", SubmitOptions{Credentials: &Credentials{AccessKeyID: "AKIAX", SecretAccessKey: "y"}}},
+		{"keys to a plain-HTTP REST port", SubmitOptions{Credentials: &Credentials{AccessKeyID: "AKIAX", SecretAccessKey: "y"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			tn := tn
+			if c.name == "keys to a plain-HTTP REST port" {
+				tn.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+			}
 			_, err := BuildSubmission(tn, c.opts)
 			if got := fault.KindOf(err); got != fault.Invalid {
 				t.Errorf("got kind %v (err %v), want INVALID_REQUEST", got, err)
@@ -126,8 +134,10 @@ func TestBuildSubmissionRejectsBadInput(t *testing.T) {
 }
 
 func TestStaticCredentialsAreSentButRedactedEverywhereLoggable(t *testing.T) {
+	t.Parallel()
 	tn := testTenant()
 	tn.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+	tn.Spark.RestURL = "https://" + tn.Spark.SparkMasterHost + ":6066" // keys go only over https (or a trusted network)
 	creds := &Credentials{AccessKeyID: "AKIARESOLVEDKEY00001", SecretAccessKey: "resolved/Secret+Key0000000000000000000", SessionToken: "resolvedSessionToken000"}
 	req, err := BuildSubmission(tn, SubmitOptions{Credentials: creds})
 	if err != nil {
@@ -168,6 +178,7 @@ func TestStaticCredentialsAreSentButRedactedEverywhereLoggable(t *testing.T) {
 }
 
 func TestConfigFrom(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		in   config.Spark
@@ -189,6 +200,7 @@ func TestConfigFrom(t *testing.T) {
 }
 
 func TestParseCredentialsSecret(t *testing.T) {
+	t.Parallel()
 	c, err := ParseCredentialsSecret(`{"accessKeyId":"AKIAX","secretAccessKey":"sekret","sessionToken":"tok"}`)
 	if err != nil || c != (Credentials{"AKIAX", "sekret", "tok"}) {
 		t.Errorf("got %+v, %v", c, err)

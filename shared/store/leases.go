@@ -113,6 +113,13 @@ func (db *DB) ReleaseLease(ctx context.Context, l Lease) error {
 	return mapErr(err)
 }
 
+// ReleaseHolder frees lease name if holder holds it, whatever its token: for a holder whose
+// acquire was cut short and so never learnt the token the server may have granted.
+func (db *DB) ReleaseHolder(ctx context.Context, name, holder string) error {
+	_, err := db.sql.ExecContext(ctx, `UPDATE leases SET expiresAtMs = 0 WHERE name = ? AND holder = ?`, name, holder)
+	return mapErr(err)
+}
+
 // WithFence runs fn in a transaction that first locks the lease row and checks that l's token
 // is still current. A holder that lost its lease gets ErrStaleToken and fn is not run; a
 // takeover that races with fn waits for the transaction to commit.

@@ -13,6 +13,7 @@ import (
 // Lambda host) cannot take over a lease that has not expired by the database's clock, and a
 // caller whose clock runs behind cannot keep one that has.
 func TestLeaseExpiryIsJudgedOnTheDatabaseClock(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
@@ -42,6 +43,7 @@ func TestLeaseExpiryIsJudgedOnTheDatabaseClock(t *testing.T) {
 // TestLeaseReleaseIsFinal: a renew that lands after the release (a renewal goroutine racing
 // the job's end) fails and leaves the lease free.
 func TestLeaseReleaseIsFinal(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestLeaseConcurrentAcquirersExactlyOneWins(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	const n = 20
 	var wins atomic.Int32
@@ -44,6 +45,7 @@ func TestLeaseConcurrentAcquirersExactlyOneWins(t *testing.T) {
 }
 
 func TestLeaseExpiredTakeoverIsExclusiveAndFences(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -110,6 +112,7 @@ func TestLeaseExpiredTakeoverIsExclusiveAndFences(t *testing.T) {
 }
 
 func TestLeaseRenewExtends(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)

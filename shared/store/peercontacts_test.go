@@ -7,11 +7,12 @@ import (
 )
 
 func TestPeerContactKeepsFirstFailureUntilReached(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
 			ctx := context.Background()
-			t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+			t0 := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 			if c, err := db.PeerContact(ctx, "eu-west-1"); err != nil || c.Known {
 				t.Fatalf("unknown peer: %+v %v", c, err)
 			}
@@ -34,6 +35,33 @@ func TestPeerContactKeepsFirstFailureUntilReached(t *testing.T) {
 				if err != nil || !c.Known || !c.UnreachableSince.Equal(s.wantSince) {
 					t.Fatalf("step %d: %+v %v; want unreachable since %v", i, c, err, s.wantSince)
 				}
+			}
+		})
+	}
+}
+
+func TestHeartbeatsAreKeptApartFromDatabaseContact(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			ctx := context.Background()
+			t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+			for _, at := range []time.Time{t0.Add(2 * time.Minute), t0} { // a late delivery never moves it back
+				if err := db.RecordHeartbeat(ctx, "eu-west-1", at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := db.PeerContact(ctx, "eu-west-1")
+			if err != nil || c.Known || !c.LastHeartbeat.Equal(t0.Add(2*time.Minute)) {
+				t.Fatalf("after heartbeats only: %+v %v; want heartbeat at t0+2m and the database not yet tried", c, err)
+			}
+			if err := db.RecordPeerContact(ctx, "eu-west-1", false, t0.Add(3*time.Minute), "timeout"); err != nil {
+				t.Fatal(err)
+			}
+			c, _ = db.PeerContact(ctx, "eu-west-1")
+			if !c.Known || !c.UnreachableSince.Equal(t0.Add(3*time.Minute)) || !c.LastHeartbeat.Equal(t0.Add(2*time.Minute)) {
+				t.Fatalf("after a failed contact: %+v", c)
 			}
 		})
 	}

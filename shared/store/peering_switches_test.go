@@ -8,6 +8,7 @@ import (
 )
 
 func TestPeeringSwitches(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	ctx := context.Background()
 	s, err := db.PeeringSwitches(ctx)

@@ -13,11 +13,12 @@ func intPtr(i int) *int    { return &i }
 func boolPtr(b bool) *bool { return &b }
 
 func TestStageHistoryNewestFirstNullableCoresAndBoundedLimit(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
 			ctx := context.Background()
-			now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+			now := time.Date(2031, 11, 22, 10, 0, 0, 0, time.UTC)
 			db.SetClock(func() time.Time { return now })
 			for i := range 7 {
 				h := store.StageHistory{Tenant: "ABC", InputRecords: int64(1000 * (i + 1)), OutputBytes: 10,
@@ -82,23 +83,24 @@ func TestStageHistoryNewestFirstNullableCoresAndBoundedLimit(t *testing.T) {
 }
 
 func TestStageHistoryPurgeOlderThan(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
 			ctx := context.Background()
-			now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+			now := time.Date(2031, 11, 22, 0, 0, 0, 0, time.UTC)
 			db.SetClock(func() time.Time { return now })
 			for _, age := range []time.Duration{10 * time.Hour, 7 * time.Hour, 5 * time.Hour, time.Hour} {
-				now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC).Add(-age)
+				now = time.Date(2031, 11, 22, 12, 0, 0, 0, time.UTC).Add(-age)
 				if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "ABC", InputRecords: int64(age / time.Hour), Status: "succeeded"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			now = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+			now = time.Date(2031, 11, 22, 2, 0, 0, 0, time.UTC)
 			if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: "OTHER", InputRecords: 10, Status: "succeeded"}); err != nil {
 				t.Fatal(err)
 			}
-			now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+			now = time.Date(2031, 11, 22, 12, 0, 0, 0, time.UTC)
 			n, err := db.PurgeStageHistory(ctx, "ABC", 6*time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -119,6 +121,7 @@ func TestStageHistoryPurgeOlderThan(t *testing.T) {
 }
 
 func TestScaleOverrideUpsertNullClearsAndResendSucceeds(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
@@ -164,11 +167,12 @@ func show(b *bool) string {
 }
 
 func TestKafkaBaselinesPersistPerTenantAndTopic(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)
 			ctx := context.Background()
-			t0 := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+			t0 := time.Date(2031, 11, 22, 10, 0, 0, 123e6, time.UTC)
 			puts := []store.KafkaBaseline{
 				{Tenant: "ABC", Topic: "logs.api", OffsetSum: 100, SampledAt: t0},
 				{Tenant: "ABC", Topic: "logs.web", OffsetSum: 5, SampledAt: t0},

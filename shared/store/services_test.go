@@ -13,6 +13,7 @@ import (
 )
 
 func TestApplyServiceChanges(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	ctx := context.Background()
 	lease, err := db.AcquireLease(ctx, "discovery/ABC", "test", time.Minute)
@@ -77,6 +78,7 @@ func TestApplyServiceChanges(t *testing.T) {
 }
 
 func TestApplyServiceChangesRefusesStaleLease(t *testing.T) {
+	t.Parallel()
 	db := storetest.New(t)
 	ctx := context.Background()
 	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)

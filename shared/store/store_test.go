@@ -20,6 +20,7 @@ var backends = map[string]func(testing.TB) *store.DB{
 }
 
 func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t) // already migrated once
@@ -51,6 +52,7 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 }
 
 func TestConfigFromSecret(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, secret string
 		want         store.Config
@@ -83,6 +85,7 @@ func TestConfigFromSecret(t *testing.T) {
 }
 
 func TestOpenErrorDoesNotLeakPassword(t *testing.T) {
+	t.Parallel()
 	cfg := store.Config{Host: "127.0.0.1", Port: 3306, User: "nobody", Password: "s3cret-Value-9", Name: "x"}
 	_, err := store.Open(context.Background(), cfg)
 	if err == nil {

@@ -13,6 +13,7 @@ import (
 // refused on a stale version or a stale lease; an operator's resume restarts the window;
 // every attempt but a replay's counts against the budget, a refused one too.
 func TestSparkSupervisionStateAndBudget(t *testing.T) {
+	t.Parallel()
 	for name, open := range backends {
 		t.Run(name, func(t *testing.T) {
 			db := open(t)

@@ -27,6 +27,7 @@ func warnLines(logs, msg string) []string {
 // SparkDriverWaitingForWorkers 1) and does not submit again; once a worker joins and the
 // driver runs, it is alive again.
 func TestDriverWaitingForWorkersIsReportedDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{Workers: []sparktest.WorkerSpec{}})
 	s := e.supervisor()
 	ctx := context.Background()
@@ -63,6 +64,7 @@ func TestDriverWaitingForWorkersIsReportedDown(t *testing.T) {
 // error of the check, and the check still emits SparkMasterReachable 0 and SparkDriverAlive
 // 0, so that an alarm treating missing data as fine still fires.
 func TestUnreachableMasterStillEmitsTheTenantsMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	e.master.SetWebFault(sparktest.ServerError)
 	_, err := e.supervisor().Check(context.Background(), e.tenant, Options{})
@@ -86,6 +88,7 @@ func TestUnreachableMasterStillEmitsTheTenantsMetrics(t *testing.T) {
 // TestMasterNotAliveIsLoggedOncePerStateChange: STANDBY and RECOVERING are logged at WARN,
 // once for each change of the master's state, not on every poll.
 func TestMasterNotAliveIsLoggedOncePerStateChange(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{Standby: true})
 	s := e.supervisor()
 	ctx := context.Background()
@@ -109,6 +112,7 @@ func TestMasterNotAliveIsLoggedOncePerStateChange(t *testing.T) {
 // disabled) is recorded FAILED and counts: the next attempt waits out the backoff, and the
 // budget's end is CRASH_LOOP, not a retry every minute forever.
 func TestFailedCreatesCountTowardsTheCrashLoopBudget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	e.master.DisableREST()
 	s := e.supervisor()
@@ -138,6 +142,7 @@ func TestFailedCreatesCountTowardsTheCrashLoopBudget(t *testing.T) {
 // TestOneFailedCheckDoesNotEndTheRun: the master's /json fails on the first poll only; the
 // run keeps polling for its whole duration and submits on the next poll.
 func TestOneFailedCheckDoesNotEndTheRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	e.master.SetWebFault(sparktest.ServerError)
 	s := e.supervisor()
@@ -163,6 +168,7 @@ func TestOneFailedCheckDoesNotEndTheRun(t *testing.T) {
 // relaunch, SPARK-27347) share one checkpoint; the check kills the older, keeps the newest,
 // records the kill and counts it.
 func TestDuplicateDriversAreKilledButTheNewest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	ctx := context.Background()
 	c := spark.New(spark.Config{Masters: spark.ConfigFrom(e.tenant.Spark).Masters, Timeout: 2 * time.Second})

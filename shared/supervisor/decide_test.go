@@ -24,6 +24,7 @@ func drv(id string, s spark.DriverState) spark.Driver {
 // TestDecideOverEveryDriverAndMasterState covers the cross product of DriverState and
 // RecoveryState for a single driver of the job, plus no driver at all.
 func TestDecideOverEveryDriverAndMasterState(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	alive := map[spark.DriverState]bool{spark.Submitted: true, spark.Running: true, spark.Relaunching: true, spark.Unknown: true,
 		spark.Finished: false, spark.Killed: false, spark.Failed: false, spark.Error: false}
@@ -65,6 +66,7 @@ func TestDecideOverEveryDriverAndMasterState(t *testing.T) {
 }
 
 func TestDecideBudgetAndMatching(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	cases := []struct {

@@ -41,6 +41,7 @@ func runOnce(t *testing.T, e *env, s *Supervisor) (Report, error) {
 // the first poll of a scheduled run; the next two polls submit nothing; the master is ALIVE
 // again for the fourth poll, which submits the job once.
 func TestMasterFlipsToStandbyBetweenPolls(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	first := startRunningDriver(t, e)
 	s := e.supervisor()
@@ -109,6 +110,7 @@ func (c *standbyOnSubmit) Submit(ctx context.Context, req *spark.CreateRequest) 
 // as FAILED), no driver is created, and the next scheduled run, with the master ALIVE again,
 // submits exactly once.
 func TestMasterFlipsToStandbyAtSubmit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	first := startRunningDriver(t, e)
 	e.master.ErrorDriver(first, "worker lost")

@@ -195,6 +195,7 @@ func (g *govEnv) replayDueNow(t *testing.T) Replay {
 }
 
 func TestReplayDeletesExactlyCheckpointAndSparkMetadataOncePerPhase(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -249,6 +250,7 @@ func TestReplayDeletesExactlyCheckpointAndSparkMetadataOncePerPhase(t *testing.T
 }
 
 func TestReplayPausedResumedJudgedAndCanceledThroughExecutionActions(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -336,6 +338,7 @@ func TestReplayPausedResumedJudgedAndCanceledThroughExecutionActions(t *testing.
 }
 
 func TestStopJudgmentEndsReplayWithoutKillingOrDeleting(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -364,6 +367,7 @@ func TestStopJudgmentEndsReplayWithoutKillingOrDeleting(t *testing.T) {
 }
 
 func TestReplayAPIApprovalAndCancelAnswerThePipeline(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
@@ -390,6 +394,7 @@ func TestReplayAPIApprovalAndCancelAnswerThePipeline(t *testing.T) {
 }
 
 func TestTakenOverReplayPipelineContinuesAtTheNextStepWithoutDeletingAgain(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	now := g.clock.now()
@@ -442,6 +447,7 @@ func TestTakenOverReplayPipelineContinuesAtTheNextStepWithoutDeletingAgain(t *te
 }
 
 func TestResumePointFromStageStatuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		approval bool
@@ -481,6 +487,7 @@ func TestResumePointFromStageStatuses(t *testing.T) {
 }
 
 func TestConcurrentMonitorRunsActOnceOnAGovernedReplay(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
@@ -542,6 +549,7 @@ func TestConcurrentMonitorRunsActOnceOnAGovernedReplay(t *testing.T) {
 // Orca's tables: each automatic action (submission, kill, checkpoint cleanup, crash loop) and
 // each replay step must say what it saw, by which rule it acted and what came of it.
 func TestEveryAutomaticActionRecordsInputsRuleAndOutcome(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
@@ -620,6 +628,7 @@ func TestEveryAutomaticActionRecordsInputsRuleAndOutcome(t *testing.T) {
 }
 
 func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	g.startJob(t)
@@ -652,6 +661,7 @@ func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
 // (no restart on a half-deleted checkpoint with startingOffsets=latest). Between phases the
 // cancel is accepted again.
 func TestCancelMidPhaseIsRefusedAndTheReplayCompletesItsPhase(t *testing.T) {
+	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)

@@ -78,6 +78,7 @@ func lastBody(m *sparktest.Master) string {
 }
 
 func TestReplayBothPhasesResumingAfterFailuresAtTheRightStep(t *testing.T) {
+	t.Parallel()
 	e, cl, lossy := newReplayEnv(t)
 	s := e.supervisor()
 	ctx := context.Background()
@@ -202,6 +203,7 @@ func TestReplayBothPhasesResumingAfterFailuresAtTheRightStep(t *testing.T) {
 }
 
 func TestReplayApprovalCancelAndValidation(t *testing.T) {
+	t.Parallel()
 	e, cl, _ := newReplayEnv(t)
 	s := e.supervisor()
 	ctx := context.Background()

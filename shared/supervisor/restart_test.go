@@ -15,6 +15,7 @@ import (
 // or fails cleanly; the next scheduled run then finishes the job, and in all the master
 // received exactly one resubmission and the database holds exactly one row for it.
 func TestRunAcrossMariaDBRestart(t *testing.T) {
+	t.Parallel()
 	srv := mariadbtest.Start(t)
 	ctx := context.Background()
 	if err := srv.CreateDatabase(ctx, "logwise"); err != nil {

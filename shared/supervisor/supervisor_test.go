@@ -163,6 +163,7 @@ func (e *env) executions(t *testing.T, kind string) int {
 }
 
 func TestCheckSubmitsWhenNoDriverAndRecordsEverything(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	res, err := e.supervisor().Check(context.Background(), e.tenant, Options{DriverCores: 2})
 	if err != nil {
@@ -186,6 +187,7 @@ func TestCheckSubmitsWhenNoDriverAndRecordsEverything(t *testing.T) {
 }
 
 func TestDriverStuckInSubmittedIsNotResubmitted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{Workers: []sparktest.WorkerSpec{}}) // no worker: the driver waits
 	s := e.supervisor()
 	ctx := context.Background()
@@ -213,6 +215,7 @@ func TestDriverStuckInSubmittedIsNotResubmitted(t *testing.T) {
 }
 
 func TestRunPollsEveryIntervalAndStopsBeforeDeadline(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	ctx := context.Background()
 	e.supervisor().Check(ctx, e.tenant, Options{})
@@ -261,6 +264,7 @@ func TestRunPollsEveryIntervalAndStopsBeforeDeadline(t *testing.T) {
 // TestConcurrentInvocationsSubmitOnce starts 20 monitor invocations at once (each with its own
 // supervisor, as separate Lambdas would be) plus 5 API checks, against a master with no driver.
 func TestConcurrentInvocationsSubmitOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{Workers: []sparktest.WorkerSpec{}})
 	e.db.SetClock(time.Now) // leases on real time: each invocation has its own fake clock below
 	ctx := context.Background()
@@ -323,6 +327,7 @@ func TestConcurrentInvocationsSubmitOnce(t *testing.T) {
 }
 
 func TestBusyCheckReportsWhatItSeesWithoutActing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{Workers: []sparktest.WorkerSpec{}})
 	ctx := context.Background()
 	lease, err := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "scheduled-run", time.Minute)
@@ -340,6 +345,7 @@ func TestBusyCheckReportsWhatItSeesWithoutActing(t *testing.T) {
 }
 
 func TestStaleLeaseSubmitsNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	ctx := context.Background()
 	old, err := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "old", time.Minute)
@@ -361,6 +367,7 @@ func TestStaleLeaseSubmitsNothing(t *testing.T) {
 }
 
 func TestCrashLoopAfterBudgetAndResume(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	s := e.supervisor()
 	ctx := context.Background()
@@ -430,6 +437,7 @@ func TestCrashLoopAfterBudgetAndResume(t *testing.T) {
 }
 
 func TestResumeWinsOverAStaleCrashLoopDecision(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sparktest.Options{})
 	s := e.supervisor()
 	ctx := context.Background()
@@ -454,6 +462,7 @@ func TestResumeWinsOverAStaleCrashLoopDecision(t *testing.T) {
 }
 
 func TestMasterProblemsGiveClearAnswers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("REST disabled", func(t *testing.T) {
 		e := newEnv(t, sparktest.Options{})
@@ -498,6 +507,7 @@ func TestMasterProblemsGiveClearAnswers(t *testing.T) {
 }
 
 func TestNoSecretReachesLogsRowsOrDefaultBodies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	scan := func(t *testing.T, where, text string, secrets ...string) {
 		t.Helper()
@@ -525,6 +535,7 @@ func TestNoSecretReachesLogsRowsOrDefaultBodies(t *testing.T) {
 	t.Run("credentials secret: keys sent, redacted elsewhere", func(t *testing.T) {
 		e := newEnv(t, sparktest.Options{})
 		e.tenant.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+		e.tenant.Spark.RestNetworkTrusted = true // the simulator speaks plain HTTP
 		if _, err := e.supervisor().Check(ctx, e.tenant, Options{}); err != nil {
 			t.Fatal(err)
 		}
@@ -544,6 +555,7 @@ func TestNoSecretReachesLogsRowsOrDefaultBodies(t *testing.T) {
 	t.Run("failure path: error and log redacted", func(t *testing.T) {
 		e := newEnv(t, sparktest.Options{})
 		e.tenant.Spark.S3ACredentialsSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s3a"
+		e.tenant.Spark.RestNetworkTrusted = true // the simulator speaks plain HTTP
 		e.master.SetFault(sparktest.ServerError)
 		_, err := e.supervisor().Check(ctx, e.tenant, Options{})
 		if err == nil {

@@ -44,6 +44,7 @@ func submit(t *testing.T, m *Master, body string) string {
 }
 
 func TestErrorServletPaths(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{})
 	defer m.Close()
 	cases := []struct {
@@ -75,6 +76,7 @@ func TestErrorServletPaths(t *testing.T) {
 }
 
 func TestResponsesAreJacksonShaped(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{})
 	defer m.Close()
 	_, raw, _ := do(t, "POST", m.RestURL()+"/v1/submissions/create", strings.Replace(validBody, `"action"`, `"tomato":1,"action"`, 1))
@@ -89,6 +91,7 @@ func TestResponsesAreJacksonShaped(t *testing.T) {
 }
 
 func TestValidationDiffersBetweenSpark3And4(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		body        string
@@ -127,6 +130,7 @@ func TestValidationDiffersBetweenSpark3And4(t *testing.T) {
 }
 
 func TestSupervisedDriverRestartsInPlaceAndLostWorkerRelaunches(t *testing.T) {
+	t.Parallel()
 	c := &clock{time.Date(2024, 8, 4, 23, 45, 19, 0, time.UTC)}
 	m := NewMaster(Options{Now: c.now, Workers: []WorkerSpec{{Cores: 4}, {Cores: 4}}})
 	defer m.Close()
@@ -161,6 +165,7 @@ func TestSupervisedDriverRestartsInPlaceAndLostWorkerRelaunches(t *testing.T) {
 }
 
 func TestUnsupervisedExitsAndLostWorker(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{})
 	defer m.Close()
 	body := strings.Replace(validBody, `"spark.driver.supervise":true`, `"spark.driver.supervise":false`, 1)
@@ -183,6 +188,7 @@ func TestUnsupervisedExitsAndLostWorker(t *testing.T) {
 }
 
 func TestNoCapacityLeavesDriverSubmitted(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{Workers: []WorkerSpec{{Cores: 1}}, Version: "4.0.0"})
 	defer m.Close()
 	id := submit(t, m, validBody) // asks for 2 cores
@@ -202,6 +208,7 @@ func TestNoCapacityLeavesDriverSubmitted(t *testing.T) {
 }
 
 func TestWorkerTimeoutMarksDead(t *testing.T) {
+	t.Parallel()
 	c := &clock{time.Unix(1_700_000_000, 0)}
 	m := NewMaster(Options{Now: c.now, WorkerTimeout: time.Minute})
 	defer m.Close()
@@ -220,6 +227,7 @@ func TestWorkerTimeoutMarksDead(t *testing.T) {
 }
 
 func TestSpark4RoutesAndStandby(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{Version: "4.0.0"})
 	defer m.Close()
 	a := submit(t, m, validBody)
@@ -257,6 +265,7 @@ func TestSpark4RoutesAndStandby(t *testing.T) {
 }
 
 func TestRetentionDropsOldestTenth(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{})
 	defer m.Close()
 	var first string
@@ -276,6 +285,7 @@ func TestRetentionDropsOldestTenth(t *testing.T) {
 }
 
 func TestAutoLaunch(t *testing.T) {
+	t.Parallel()
 	m := NewMaster(Options{AutoLaunch: 5 * time.Millisecond})
 	defer m.Close()
 	id := submit(t, m, validBody)
