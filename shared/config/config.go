@@ -23,7 +23,12 @@ type Config struct {
 	Tenants    []Tenant   `yaml:"tenants"`
 
 	plainTokens []string // plaintext tokens seen at load, only for Secrets()
+	warnings    []string // settings that load but are ignored or doubtful, each naming its key
 }
+
+// Warnings are the configuration's warnings (each naming its key, never a value), for the
+// function to log at start.
+func (c *Config) Warnings() []string { return c.warnings }
 
 // Deployment identifies this regional deployment.
 type Deployment struct {

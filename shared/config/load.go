@@ -207,6 +207,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateTokens(v)
 	c.validatePeering(v)
+	c.warnings = v.warnings
 	return v.err()
 }
 

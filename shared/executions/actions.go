@@ -101,12 +101,28 @@ func setStage(st map[string]any, s Status, now int64) {
 	}
 }
 
+// UninterruptibleKey in a stage's context says why the execution must not be canceled while
+// that stage runs (or is paused): stopping there would leave the world half-changed (a
+// replay's driver killed, its checkpoint half-deleted). Its value is the reason.
+const UninterruptibleKey = "uninterruptible"
+
 // Cancel stops an owned execution that has not finished: it and its unfinished stages become
-// CANCELED.
+// CANCELED. An execution inside an uninterruptible stage refuses with a Conflict coded
+// CANCEL_REFUSED that names the stage and the reason; it can be canceled once that stage is
+// done.
 func (r *Repository) Cancel(ctx context.Context, id, user, reason string) (Detail, error) {
 	return r.mutate(ctx, id, func(d *Detail, now int64) error {
 		if d.Status.Complete() {
 			return fault.Conflictf("execution %s is already %s", id, d.Status).WithCode("EXECUTION_COMPLETE")
+		}
+		for _, st := range d.Stages {
+			c, _ := st["context"].(map[string]any)
+			why, _ := c[UninterruptibleKey].(string)
+			if s := stageStatus(st); why != "" && (s == Running || s == Paused) {
+				name, _ := st["name"].(string)
+				return fault.Conflictf("execution %s is in stage %q, which cannot be interrupted: %s; cancel it once the stage is done",
+					id, name, why).WithCode("CANCEL_REFUSED")
+			}
 		}
 		d.Status, d.Canceled = Canceled, true
 		d.Body["canceledBy"] = user

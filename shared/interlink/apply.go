@@ -42,6 +42,9 @@ const (
 	AlreadyApplied Outcome = "dropped: the execution's state does not allow it (already applied?)"
 	Heard          Outcome = "heartbeat recorded"
 	OwnHeartbeat   Outcome = "dropped: our own heartbeat"
+	// Refused: the execution is inside a step that must not be interrupted (a replay killing
+	// its driver or deleting its checkpoint); the sender's action is not applied.
+	Refused Outcome = "dropped: refused by the execution (CANCEL_REFUSED)"
 )
 
 // Applier applies events addressed to this partition.
@@ -93,6 +96,10 @@ func (a *Applier) Apply(ctx context.Context, e Event) (Outcome, error) {
 		var fe *fault.Error
 		if errors.As(err, &fe) && fe.Code == "FOREIGN_EXECUTION" {
 			return NotOurs, nil // the event names us, but the row says otherwise: trust the row
+		}
+		if fe != nil && fe.Code == "CANCEL_REFUSED" {
+			a.Log.WarnContext(ctx, "interlink cancel refused", "execution", e.ExecutionID, "by", e.CanceledBy, "reason", fe.Message)
+			return Refused, nil
 		}
 		return AlreadyApplied, nil
 	case fault.Is(err, fault.Invalid):

@@ -228,3 +228,28 @@ func TestUnreachableTopicIsUnavailable(t *testing.T) {
 		t.Fatalf("err = %v, want Unavailable", err)
 	}
 }
+
+// TestInterlinkCancelOfAnUninterruptibleStageIsRefused: an interlink CANCEL of an execution
+// inside an uninterruptible stage (a replay killing its driver or deleting its checkpoint)
+// is refused like the API's cancel: the execution keeps running and the outcome says so,
+// rather than passing for an event already applied.
+func TestInterlinkCancelOfAnUninterruptibleStageIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	id, err := w.east.repo.StartPipeline(ctx, executions.PipelineSpec{Tenant: "ABC", Name: "sparkReplay", Stages: []executions.StageSpec{
+		{RefID: "1", Type: "sparkKill", Name: "Kill the driver", Context: map[string]any{executions.UninterruptibleKey: "the driver is being killed"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.east.repo.UpdateStage(ctx, id, "1", executions.Running, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.east.applier.Apply(ctx, interlink.Event{EventType: interlink.Cancel, Partition: "us-east-1", ExecutionID: id, CanceledBy: "dave"})
+	if err != nil || out != interlink.Refused {
+		t.Fatalf("apply CANCEL: %q, %v; want %q", out, err, interlink.Refused)
+	}
+	if d, _ := w.east.repo.Get(ctx, id); d.Status != executions.Running {
+		t.Errorf("execution %s after the refused cancel, want RUNNING", d.Status)
+	}
+}

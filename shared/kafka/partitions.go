@@ -72,3 +72,55 @@ func Plan(topic string, prev *Sample, cur Sample, partitions int, ratePerPartiti
 	}
 	return p
 }
+
+// Growth is how sustained a rate must be before partitions grow: adding partitions cannot be
+// undone (and reorders keys), so one busy sample is not enough.
+type Growth struct {
+	// Samples is how many consecutive samples must each need more partitions (at least 1).
+	Samples int
+	// Window is the least time from the first of them to the last.
+	Window time.Duration
+}
+
+// GrowthOf reads the tenant's kafka.partitionGrowthSamples and partitionGrowthWindowSeconds.
+func GrowthOf(samples, windowSeconds int) Growth {
+	return Growth{Samples: max(samples, 1), Window: time.Duration(max(windowSeconds, 0)) * time.Second}
+}
+
+// Streak is a topic's run of consecutive samples that needed more partitions (stored with
+// its baseline).
+type Streak struct {
+	Samples  int
+	Since    time.Time // when the first of them was taken
+	Required int       // the least partition count any of them needed
+}
+
+// Sustain applies g to a topic's plan at time at, given its streak so far, and returns the
+// plan to act on and the streak to store. A plan that wants more partitions extends the
+// streak; it is acted on only once the streak has g.Samples samples spanning g.Window, and
+// then asks for the least any of them needed (the rate that was sustained), after which the
+// streak restarts. A plan that needs no more, or whose rate could not be measured, restarts
+// it; a too-recent sample (KeepBaseline) leaves it unchanged.
+func Sustain(p PartitionPlan, s Streak, at time.Time, g Growth) (PartitionPlan, Streak) {
+	if p.KeepBaseline {
+		return p, s
+	}
+	if p.Target == 0 {
+		return p, Streak{}
+	}
+	if s.Samples == 0 {
+		s = Streak{Since: at, Required: p.Target}
+	}
+	s.Samples++
+	s.Required = min(s.Required, p.Target)
+	if s.Samples < max(g.Samples, 1) || at.Sub(s.Since) < g.Window {
+		p.Target, p.Rule = 0, "growthNotSustained"
+		return p, s
+	}
+	if s.Required <= p.Current {
+		p.Target, p.Rule = 0, "enoughPartitions"
+		return p, Streak{}
+	}
+	p.Target = s.Required
+	return p, Streak{}
+}

@@ -153,13 +153,17 @@ func (s *Service) Scale(ctx context.Context, tenant string, lease store.Lease) (
 			partitions[topic] = n
 		}
 		var pp *Sample
+		var streak Streak
 		if b, ok := prev[topic]; ok {
 			pp = &Sample{OffsetSum: b.OffsetSum, At: b.SampledAt}
+			streak = Streak{Samples: b.HighSamples, Since: b.HighSince, Required: b.HighRequired}
 		}
 		plan := Plan(topic, pp, Sample{OffsetSum: sum, At: now}, partitions[topic], t.Kafka.PartitionRatePerSecond, t.Kafka.MaxPartitionsPerTopic)
+		plan, streak = Sustain(plan, streak, now, GrowthOf(t.Kafka.PartitionGrowthSamples, t.Kafka.PartitionGrowthWindowSeconds))
 		r.Decisions = append(r.Decisions, plan)
 		if !plan.KeepBaseline {
-			samples = append(samples, store.KafkaBaseline{Tenant: tenant, Topic: topic, OffsetSum: sum, SampledAt: now})
+			samples = append(samples, store.KafkaBaseline{Tenant: tenant, Topic: topic, OffsetSum: sum, SampledAt: now,
+				HighSamples: streak.Samples, HighSince: streak.Since, HighRequired: streak.Required})
 		}
 		if plan.Rule == "atMaxPartitions" || plan.Rule == "increaseCapped" {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("topic %s needs %d partitions; capped at maxPartitionsPerTopic %d", topic, plan.Required, t.Kafka.MaxPartitionsPerTopic))

@@ -130,12 +130,14 @@ func (r *Runner) one(ctx context.Context, name, key string, job Job) (res Result
 }
 
 // keepRenewed renews the lease every TTL/3 until stopped; if the lease is lost (taken over
-// after a stall) it cancels the job. stop returns the latest lease.
+// after a stall) it cancels the job. stop waits for the renewing goroutine to end, so that
+// no renew is sent after it returns (a renew landing after the release would revive the
+// lease), and returns the latest lease.
 func (r *Runner) keepRenewed(ctx context.Context, cancel context.CancelCauseFunc, l store.Lease) (stop func() store.Lease) {
-	done := make(chan struct{})
-	var mu sync.Mutex
+	done, exited := make(chan struct{}), make(chan struct{})
 	cur := l
 	go func() {
+		defer close(exited)
 		t := time.NewTicker(r.TTL / 3)
 		defer t.Stop()
 		for {
@@ -145,23 +147,25 @@ func (r *Runner) keepRenewed(ctx context.Context, cancel context.CancelCauseFunc
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				mu.Lock()
-				nl, err := r.Leases.RenewLease(ctx, cur, r.TTL)
-				if err == nil {
-					cur = nl
-				}
-				mu.Unlock()
-				if errors.Is(err, store.ErrStaleToken) {
-					cancel(err)
-					return
-				}
+			}
+			select { // a tick and stop can be ready together: stop wins
+			case <-done:
+				return
+			default:
+			}
+			nl, err := r.Leases.RenewLease(ctx, cur, r.TTL)
+			if err == nil {
+				cur = nl
+			}
+			if errors.Is(err, store.ErrStaleToken) {
+				cancel(err)
+				return
 			}
 		}
 	}()
 	return func() store.Lease {
 		close(done)
-		mu.Lock()
-		defer mu.Unlock()
+		<-exited
 		return cur
 	}
 }

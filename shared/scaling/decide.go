@@ -187,12 +187,14 @@ func Decide(o Observed, p Policy) Decision {
 	growth := growthBuffer(records)
 	d.Buffer = growth + sinkBuffer
 	d.MaxRecords = slices.Max(records)
-	withBuffer := d.MaxRecords + int64(math.Ceil(d.Buffer*float64(d.MaxRecords)))
-	cores := ceilDiv(withBuffer, max(p.PerCoreLogsProcess, 1))
-	if cores == 0 {
+	// In floating point, saturated: reports as large as int64 allows (stored before the intake
+	// was bounded) or an extreme growth buffer must ask for the maximum, never wrap.
+	withBuffer := float64(d.MaxRecords) + math.Ceil(d.Buffer*float64(d.MaxRecords))
+	if d.MaxRecords <= 0 {
 		return noop(RuleNoInputRecords, "the last %d reports read no input records", len(records))
 	}
-	d.Expected = int(ceilDiv(cores, int64(max(p.ExecutorCoresPerMachine, 1))))
+	cores := math.Ceil(withBuffer / float64(max(p.PerCoreLogsProcess, 1)))
+	d.Expected = saturatedInt(math.Ceil(cores / float64(max(p.ExecutorCoresPerMachine, 1))))
 	d.Clamped = min(p.MaxWorkers, max(p.MinWorkers, d.Expected))
 	a, e := o.Workers, d.Clamped
 	switch {
@@ -295,9 +297,12 @@ func LatestSinkBatch(names []string) (batch int64, compact, ok bool) {
 	return batch, compact, ok
 }
 
-func ceilDiv(a, b int64) int64 {
-	if a <= 0 {
-		return 0
+// saturatedInt converts a non-negative float to int, saturating at a bound no cluster
+// reaches (and that int arithmetic on worker counts cannot overflow from).
+func saturatedInt(f float64) int {
+	const limit = 1 << 30
+	if math.IsNaN(f) || f >= limit {
+		return limit
 	}
-	return (a + b - 1) / b
+	return max(0, int(f))
 }

@@ -73,7 +73,7 @@ func TestExpectedWorkers(t *testing.T) {
 			if withBuffer != tc.wantMax {
 				t.Errorf("maxWithBuffer = %d, want %d", withBuffer, tc.wantMax)
 			}
-			if cores := ceilDiv(withBuffer, tc.p); cores != tc.wantCores {
+			if cores := (withBuffer + tc.p - 1) / tc.p; cores != tc.wantCores {
 				t.Errorf("cores = %d, want %d", cores, tc.wantCores)
 			}
 		})

@@ -67,6 +67,11 @@ func jsonKind(goType string) string {
 	return "an object"
 }
 
+// MaxInputRecords bounds every count of a stage-history report (records, bytes): far beyond
+// any real micro-batch (a million records a second for thirty years), and small enough that
+// the decision's arithmetic on it cannot wrap.
+const MaxInputRecords = 1_000_000_000_000_000
+
 // Validate checks the request: the history is required, its counts and times are present
 // and non-negative, and coresUsed may be missing.
 func (r IntakeRequest) Validate() error {
@@ -83,6 +88,9 @@ func (r IntakeRequest) Validate() error {
 		}
 		if *f.v < 0 {
 			return fault.New(fault.Invalid, "sparkStageHistory.%s must not be negative, got %d", f.name, *f.v)
+		}
+		if f.name != "submissionTime" && f.name != "completionTime" && *f.v > MaxInputRecords {
+			return fault.New(fault.Invalid, "sparkStageHistory.%s must be at most %d, got %d", f.name, int64(MaxInputRecords), *f.v)
 		}
 	}
 	if h.CoresUsed != nil && (*h.CoresUsed < 0 || *h.CoresUsed > 1<<31-1) {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,6 +219,9 @@ func FromKubeconfig(path, namespace, deployment string) (KubernetesTarget, error
 
 // scale is the autoscaling/v1 Scale object, as far as the actuator reads it.
 type scale struct {
+	Metadata struct {
+		ResourceVersion string `json:"resourceVersion"`
+	} `json:"metadata"`
 	Spec struct {
 		Replicas int `json:"replicas"`
 	} `json:"spec"`
@@ -266,84 +270,168 @@ func (k *Kubernetes) Replicas(ctx context.Context) (int, error) {
 	return s.Spec.Replicas, err
 }
 
-// ProtectDrivers gives the Deployment's pods that host a Spark driver (matched by pod IP or
-// name against the driver workers' hosts) a high pod-deletion-cost, so that lowering the
-// replicas removes other pods first. It returns the pods it protected.
-func (k *Kubernetes) ProtectDrivers(ctx context.Context, c Cluster) ([]string, error) {
-	drivers := c.DriverWorkers()
-	hosts := map[string]bool{}
-	for _, w := range c.Workers {
-		if drivers[w.ID] {
-			hosts[w.Host] = true
-		}
-	}
-	if len(hosts) == 0 {
-		return nil, nil
-	}
-	s, err := k.readScale(ctx)
+// protectDrivers gives the Deployment's pods that host a Spark driver a high
+// pod-deletion-cost, so that lowering the replicas removes other pods first, and returns
+// them. refused says why a downscale must not be made: a driver whose pod cannot be found
+// (its worker's host matches no pod, or it has no worker yet: SUBMITTED or RELAUNCHING)
+// could be on any pod. current is the Scale object read.
+func (k *Kubernetes) protectDrivers(ctx context.Context, c Cluster) (protected []string, refused string, current scale, err error) {
+	current, err = k.readScale(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", current, err
 	}
-	if s.Status.Selector == "" {
-		return nil, fault.New(fault.Upstream, "%s: the Scale object has no status.selector to find the Deployment's pods", k.scaleWhat("get"))
+	hosts, unplaced := driverHosts(c)
+	if len(hosts) == 0 && len(unplaced) == 0 {
+		return nil, "", current, nil
+	}
+	if len(unplaced) > 0 {
+		return nil, "a driver's pod cannot be found: " + strings.Join(unplaced, "; "), current, nil
+	}
+	if current.Status.Selector == "" {
+		return nil, "", current, fault.New(fault.Upstream, "%s: the Scale object has no status.selector to find the Deployment's pods", k.scaleWhat("get"))
 	}
 	var pods podList
-	path := fmt.Sprintf("/api/v1/namespaces/%s/pods?labelSelector=%s", url.PathEscape(k.namespace), url.QueryEscape(s.Status.Selector))
+	path := fmt.Sprintf("/api/v1/namespaces/%s/pods?labelSelector=%s", url.PathEscape(k.namespace), url.QueryEscape(current.Status.Selector))
 	what := fmt.Sprintf("list pods of deployment %s/%s to protect the Spark driver", k.namespace, k.name)
 	if err := k.do(ctx, http.MethodGet, path, nil, &pods, "list", "pods", what); err != nil {
-		return nil, err
+		return nil, "", current, err
 	}
-	var protected []string
+	matched := map[string]bool{}
+	var toAnnotate []string
 	for _, p := range pods.Items {
-		name := p.Metadata.Name
-		if !hosts[p.Status.PodIP] && !hosts[name] {
+		host := matchHost(hosts, p.Metadata.Name, p.Status.PodIP)
+		if host == "" {
 			continue
 		}
-		protected = append(protected, name)
-		if p.Metadata.Annotations[deletionCostAnnotation] == driverDeletionCost {
-			continue
+		matched[host] = true
+		protected = append(protected, p.Metadata.Name)
+		if p.Metadata.Annotations[deletionCostAnnotation] != driverDeletionCost {
+			toAnnotate = append(toAnnotate, p.Metadata.Name)
 		}
+	}
+	var missing []string
+	for h, driver := range hosts {
+		if !matched[h] {
+			missing = append(missing, fmt.Sprintf("driver %s runs on worker host %s, which matches no pod of deployment %s/%s", driver, h, k.namespace, k.name))
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, "a driver's pod cannot be found: " + strings.Join(missing, "; "), current, nil
+	}
+	for _, name := range toAnnotate {
 		body := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, deletionCostAnnotation, driverDeletionCost))
 		path := fmt.Sprintf("/api/v1/namespaces/%s/pods/%s", url.PathEscape(k.namespace), url.PathEscape(name))
 		what := fmt.Sprintf("annotate Spark driver pod %s/%s with a pod-deletion-cost", k.namespace, name)
 		if err := k.do(ctx, http.MethodPatch, path, body, nil, "patch", "pods", what); err != nil {
-			return protected, err
+			return protected, "", current, err
 		}
 	}
-	return protected, nil
+	return protected, "", current, nil
+}
+
+// driverHosts maps the worker host of every active driver to the driver, and describes the
+// drivers whose worker is unknown: not yet assigned (SUBMITTED, RELAUNCHING) or not listed.
+func driverHosts(c Cluster) (hosts map[string]string, unplaced []string) {
+	hosts = map[string]string{}
+	workers := map[string]string{}
+	for _, w := range c.Workers {
+		workers[w.ID] = w.Host
+	}
+	for _, d := range c.Drivers {
+		switch d.State {
+		case "FINISHED", "KILLED", "FAILED", "ERROR":
+			continue
+		}
+		if d.Worker == "" || d.Worker == "None" {
+			unplaced = append(unplaced, fmt.Sprintf("driver %s (%s) has no worker yet", d.ID, d.State))
+			continue
+		}
+		h, ok := workers[d.Worker]
+		if !ok || h == "" {
+			unplaced = append(unplaced, fmt.Sprintf("driver %s (%s) runs on worker %s, which the master does not list", d.ID, d.State, d.Worker))
+			continue
+		}
+		hosts[h] = d.ID
+	}
+	return hosts, unplaced
+}
+
+// matchHost returns the worker host among hosts that names the pod: its IP, its name, or a
+// DNS name whose first label is the pod name (a headless Service or StatefulSet:
+// spark-worker-1.spark-worker.ns.svc.cluster.local) or the pod IP with dashes
+// (10-1-0-7.spark-worker.ns.svc.cluster.local). "" when none does.
+func matchHost(hosts map[string]string, name, ip string) string {
+	dashed := strings.ReplaceAll(ip, ".", "-")
+	for h := range hosts {
+		first, _, _ := strings.Cut(h, ".")
+		if isIP := net.ParseIP(h) != nil; isIP {
+			first = h
+		}
+		switch {
+		case h == ip && ip != "", h == name, first == name, first == dashed && ip != "":
+			return h
+		}
+	}
+	return ""
 }
 
 // Resize sets the Deployment's replicas to target: GET the scale subresource, and PATCH it
-// only when it differs (so a repeated decision is a no-op).
+// only when it differs (so a repeated decision is a no-op), with the resourceVersion read:
+// when an HPA or a person changed it in between, the API answers 409 and the error is a
+// Conflict, so their change is never overwritten (the next run reads and decides again).
 func (k *Kubernetes) Resize(ctx context.Context, target int) error {
 	if target < 0 {
 		return fault.New(fault.Invalid, "scale deployment %s/%s: negative replicas %d", k.namespace, k.name, target)
 	}
-	current, err := k.Replicas(ctx)
+	current, err := k.readScale(ctx)
 	if err != nil {
 		return err
 	}
-	if current == target {
+	return k.resizeFrom(ctx, current, target)
+}
+
+func (k *Kubernetes) resizeFrom(ctx context.Context, current scale, target int) error {
+	if current.Spec.Replicas == target {
 		return nil
 	}
-	body := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, target)) // explicit 0, never omitted
-	return k.do(ctx, http.MethodPatch, k.scalePath(), body, nil, "patch", "deployments/scale", k.scaleWhat("patch"))
+	// spec.replicas explicit, 0 never omitted; metadata.resourceVersion makes the write
+	// conditional on nothing having changed since the read.
+	body := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"replicas":%d}}`, current.Metadata.ResourceVersion, target))
+	err := k.do(ctx, http.MethodPatch, k.scalePath(), body, nil, "patch", "deployments/scale", k.scaleWhat("patch"))
+	if fault.Is(err, fault.Conflict) {
+		return fmt.Errorf("replicas changed since they were read as %d (resourceVersion %s); not overwritten: %w", current.Spec.Replicas, current.Metadata.ResourceVersion, err)
+	}
+	return err
 }
 
 // Apply implements Actuator. Before a downscale the driver's pod is protected with a
-// pod-deletion-cost; if that fails the downscale is not made (it could remove the driver).
+// pod-deletion-cost; if that fails the downscale is not made (it could remove the driver),
+// and if a driver's pod cannot be found the downscale is refused with the reason in Note.
 func (k *Kubernetes) Apply(ctx context.Context, d Decision, c Cluster) (Applied, error) {
+	if d.Target < 0 {
+		return Applied{}, fault.New(fault.Invalid, "scale deployment %s/%s: negative replicas %d", k.namespace, k.name, d.Target)
+	}
 	var a Applied
+	var current scale
+	var err error
 	if d.Action == Downscale {
-		protected, err := k.ProtectDrivers(ctx, c)
+		var protected []string
+		var refused string
+		protected, refused, current, err = k.protectDrivers(ctx, c)
 		if err != nil {
 			return Applied{}, fmt.Errorf("downscale not made: %w", err)
+		}
+		if refused != "" {
+			return Applied{Target: current.Spec.Replicas, Note: "downscale refused: " + refused}, nil
 		}
 		if len(protected) > 0 {
 			a.Note = "driver pods protected: " + strings.Join(protected, ", ")
 		}
+	} else if current, err = k.readScale(ctx); err != nil {
+		return Applied{}, err
 	}
-	if err := k.Resize(ctx, d.Target); err != nil {
+	if err := k.resizeFrom(ctx, current, d.Target); err != nil {
 		return Applied{}, err
 	}
 	a.Target = d.Target

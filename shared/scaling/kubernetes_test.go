@@ -43,6 +43,12 @@ type fakeAPIServer struct {
 	verbs    map[string]map[string]bool // token → allowed "verb resource"
 	patches  int
 	nextPod  int
+	version  int // resourceVersion of logwise/spark-worker's scale; bumped by every change
+	// conflicts is how many resizes of logwise/spark-worker the fake answers 409 for, as
+	// if an HPA or a person had changed it just before (the change bumps version).
+	conflicts int
+	// stalePatches counts PATCHes of the scale that carried no resourceVersion.
+	stalePatches int
 }
 
 func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +140,9 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.Method == http.MethodPatch {
 			var p struct {
+				Metadata struct {
+					ResourceVersion string `json:"resourceVersion"`
+				} `json:"metadata"`
 				Spec struct {
 					Replicas *int `json:"replicas"`
 				} `json:"spec"`
@@ -145,6 +154,21 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fail(422, "Invalid", "spec.replicas missing")
 				return
 			}
+			if key == "logwise/spark-worker" {
+				if p.Metadata.ResourceVersion == "" {
+					f.stalePatches++
+				}
+				if f.conflicts > 0 { // someone else resized it meanwhile
+					f.conflicts--
+					f.version++
+					f.resize(len(f.pods) + 1)
+				}
+				if p.Metadata.ResourceVersion != "" && p.Metadata.ResourceVersion != strconv.Itoa(f.version) {
+					fail(409, "Conflict", `Operation cannot be fulfilled on deployments.apps "spark-worker": the object has been modified; please apply your changes to the latest version and try again`)
+					return
+				}
+				f.version++
+			}
 			n = *p.Spec.Replicas
 			f.patches++
 			if key == "logwise/spark-worker" {
@@ -153,7 +177,10 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				f.replicas[key] = n
 			}
 		}
-		fmt.Fprintf(w, `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":%q,"namespace":%q,"resourceVersion":"1"},"spec":{"replicas":%d},"status":{"replicas":%d,"selector":"app=spark-worker"}}`, name, ns, n, n)
+		if key == "logwise/spark-worker" {
+			n = len(f.pods)
+		}
+		fmt.Fprintf(w, `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":%q,"namespace":%q,"resourceVersion":"%d"},"spec":{"replicas":%d},"status":{"replicas":%d,"selector":"app=spark-worker"}}`, name, ns, f.version, n, n)
 	}
 }
 
@@ -408,5 +435,102 @@ func TestEKSTokenShape(t *testing.T) {
 	}
 	if again != tok || !src.expires.Equal(now.Add(14*time.Minute)) || !firstExpiry.Equal(now.Add(-time.Minute)) {
 		t.Errorf("token caching: reuse %v, expiry %s then %s", again == tok, firstExpiry, src.expires)
+	}
+}
+
+// TestKubernetesDownscaleMatchesWorkersByDNSName: workers registered under the pods' DNS
+// names (a headless Service: <pod>.<service>.<ns>.svc.cluster.local, or the pod IP dashed)
+// are matched to their pods, and the driver's pod is kept.
+func TestKubernetesDownscaleMatchesWorkersByDNSName(t *testing.T) {
+	t.Parallel()
+	for _, host := range []func(i int) string{
+		func(i int) string { return fmt.Sprintf("spark-worker-%d.spark-worker.logwise.svc.cluster.local", i) },
+		func(i int) string { return fmt.Sprintf("10-1-0-%d.spark-worker.logwise.svc.cluster.local", i) },
+	} {
+		t.Run(host(1), func(t *testing.T) {
+			f, srv, ca := startAPIServer(t)
+			ctx := context.Background()
+			k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
+			if err := k.Resize(ctx, 6); err != nil {
+				t.Fatal(err)
+			}
+			c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}}}
+			for i := 1; i <= 6; i++ {
+				c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: host(i), State: "ALIVE"})
+			}
+			a, err := k.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 4}, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(f.podNames()); got != "[spark-worker-1 spark-worker-4 spark-worker-5 spark-worker-6]" || a.Target != 4 {
+				t.Errorf("pods after 6 → 4: %s (note %q); want the driver's spark-worker-1 kept", got, a.Note)
+			}
+		})
+	}
+}
+
+// TestKubernetesDownscaleRefusedWhenTheDriverCannotBeMatched: a driver whose pod cannot be
+// found (an unknown host, or a driver SUBMITTED or RELAUNCHING with no worker yet) refuses
+// the downscale with the reason in Applied.Note; an upscale is still made.
+func TestKubernetesDownscaleRefusedWhenTheDriverCannotBeMatched(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		driver Driver
+		host1  string
+		want   string
+	}{
+		{"host matches no pod", Driver{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}, "ip-10-9-9-9.ec2.internal", "ip-10-9-9-9.ec2.internal"},
+		{"submitted, no worker", Driver{ID: "driver-1", State: "SUBMITTED", Worker: "None"}, "10.1.0.1", "driver-1 (SUBMITTED) has no worker"},
+		{"relaunching, no worker", Driver{ID: "driver-1", State: "RELAUNCHING", Worker: ""}, "10.1.0.1", "driver-1 (RELAUNCHING) has no worker"},
+		{"worker not listed", Driver{ID: "driver-1", State: "RUNNING", Worker: "worker-99"}, "10.1.0.1", "worker-99"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, srv, ca := startAPIServer(t)
+			ctx := context.Background()
+			k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
+			if err := k.Resize(ctx, 6); err != nil {
+				t.Fatal(err)
+			}
+			c := Cluster{Drivers: []Driver{tt.driver}}
+			for i := 1; i <= 6; i++ {
+				h := fmt.Sprintf("10.1.0.%d", i)
+				if i == 1 {
+					h = tt.host1
+				}
+				c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: h, State: "ALIVE"})
+			}
+			a, err := k.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 4}, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.podNames()); n != 6 || a.Target != 6 || !strings.Contains(a.Note, "downscale refused") || !strings.Contains(a.Note, tt.want) {
+				t.Errorf("applied %+v, %d pods; want the downscale refused (6 pods, target 6) with a note naming %q", a, n, tt.want)
+			}
+			if a, err := k.Apply(ctx, Decision{Action: Upscale, From: 6, Target: 7}, c); err != nil || len(f.podNames()) != 7 || a.Target != 7 {
+				t.Errorf("upscale: %+v, %v, %d pods; want 7", a, err, len(f.podNames()))
+			}
+		})
+	}
+}
+
+// TestKubernetesResizeNeverOverwritesAConcurrentChange: the PATCH carries the Scale's
+// resourceVersion; when an HPA or a person changed the replicas between the read and the
+// write, the 409 is a Conflict and their value stays.
+func TestKubernetesResizeNeverOverwritesAConcurrentChange(t *testing.T) {
+	t.Parallel()
+	f, srv, ca := startAPIServer(t)
+	ctx := context.Background()
+	k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
+	if err := k.Resize(ctx, 5); err != nil || f.stalePatches != 0 {
+		t.Fatalf("resize 3 → 5: %v; %d patches without a resourceVersion", err, f.stalePatches)
+	}
+	f.mu.Lock()
+	f.conflicts = 1 // someone resizes 5 → 6 between our read and our write
+	f.mu.Unlock()
+	err := k.Resize(ctx, 2)
+	if !fault.Is(err, fault.Conflict) || len(f.podNames()) != 6 {
+		t.Errorf("resize racing a concurrent change: %v, %d pods; want Conflict and the other writer's 6 kept", err, len(f.podNames()))
 	}
 }

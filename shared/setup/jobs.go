@@ -18,6 +18,8 @@ type Job struct {
 	// TTL is the lease duration; it must exceed one key's run (it is renewed meanwhile).
 	TTL time.Duration
 	Run reconcile.Job
+	// Parallel is how many keys run at once (0: the runner's default).
+	Parallel int
 	// Unleased runs the job without the job lease, for a job that takes finer leases of its
 	// own around every write (the peering copier: one fenced lease per peer), where a second,
 	// nested lease would only add a way to lock every peer out for a whole TTL.
@@ -58,7 +60,7 @@ func (js *Jobs) Run(ctx context.Context, name string) (reconcile.Summary, error)
 	if j.Unleased {
 		return js.runUnleased(ctx, name, j), nil
 	}
-	r := &reconcile.Runner{Leases: js.env.Store, Log: js.env.Log, Holder: js.env.Holder, TTL: j.TTL}
+	r := &reconcile.Runner{Leases: js.env.Store, Log: js.env.Log, Holder: js.env.Holder, TTL: j.TTL, Parallel: j.Parallel}
 	return r.Run(ctx, name, j.Keys(), j.Run)
 }
 

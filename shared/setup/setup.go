@@ -116,6 +116,9 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	}
 	env.Redactor.Add(dbCfg.Password)
 	env.Log = slog.New(env.Redactor.Handler(base.Handler())).With("function", name)
+	for _, w := range cfg.Warnings() {
+		env.Log.WarnContext(ctx, "configuration warning", "warning", w)
+	}
 	env.HTTP = tracing.HTTPClient(&http.Client{Timeout: 10 * time.Second})
 
 	if opt.MaxOpenConns > 0 {

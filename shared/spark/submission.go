@@ -114,11 +114,11 @@ func BuildSubmission(t config.Tenant, opts SubmitOptions) (*CreateRequest, error
 	if region == "" {
 		region = "us-east-1"
 	}
-	endpoint := "s3.amazonaws.com"
-	if region != "us-east-1" {
-		endpoint = "s3-" + region + ".amazonaws.com"
+	endpoint, pathStyle := s3aEndpoint(t.ObjectStore.AWS, region)
+	javaOpts := "-XX:+UnlockExperimentalVMOptions -XX:+UseG1GC"
+	if s.Log4jPropertiesFilePath != "" {
+		javaOpts += " -Dlog4j.configuration=" + s.Log4jPropertiesFilePath
 	}
-	javaOpts := "-XX:+UnlockExperimentalVMOptions -XX:+UseG1GC -Dlog4j.configuration=" + s.Log4jPropertiesFilePath
 	props := map[string]any{
 		"spark.app.name":                              s.AppName,
 		"spark.cores.max":                             s.DriverCoresMax,
@@ -142,7 +142,7 @@ func BuildSubmission(t config.Tenant, opts SubmitOptions) (*CreateRequest, error
 		"spark.driverEnv.AWS_REGION":                  region,
 		"spark.executorEnv.AWS_REGION":                region,
 		"spark.hadoop.fs.s3a.impl":                    "org.apache.hadoop.fs.s3a.S3AFileSystem",
-		"spark.hadoop.fs.s3a.path.style.access":       "false",
+		"spark.hadoop.fs.s3a.path.style.access":       pathStyle,
 		"spark.hadoop.fs.s3a.endpoint":                endpoint,
 	}
 	env := map[string]string{"SPARK_ENV_LOADED": "1", "X-Tenant-Name": t.Name}
@@ -281,4 +281,18 @@ func ParseCredentialsSecret(secretJSON string) (Credentials, error) {
 		return Credentials{}, fault.Invalidf("S3A credentials secret lacks accessKeyId or secretAccessKey")
 	}
 	return c, nil
+}
+
+// s3aEndpoint is the S3A endpoint and path-style setting of the tenant's object store: its
+// endpointOverride and pathStyle when set (MinIO, a VPC endpoint, a local stand-in),
+// otherwise the regional AWS endpoint with virtual-hosted addressing.
+func s3aEndpoint(o config.AWSObjectStore, region string) (endpoint, pathStyle string) {
+	pathStyle = strconv.FormatBool(o.PathStyle)
+	if o.EndpointOverride != "" {
+		return o.EndpointOverride, pathStyle
+	}
+	if region == "us-east-1" {
+		return "s3.amazonaws.com", pathStyle
+	}
+	return "s3-" + region + ".amazonaws.com", pathStyle
 }

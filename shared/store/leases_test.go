@@ -62,7 +62,7 @@ func TestLeaseExpiredTakeoverIsExclusiveAndFences(t *testing.T) {
 		t.Fatalf("ErrLeaseHeld kind = %v, want Conflict", fault.KindOf(store.ErrLeaseHeld))
 	}
 
-	now = now.Add(31 * time.Second) // the first holder stalled past its expiry
+	db.SkewDatabaseClock(31 * time.Second) // the first holder stalled past its expiry
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	var second store.Lease

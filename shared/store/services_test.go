@@ -88,6 +88,7 @@ func TestApplyServiceChangesRefusesStaleLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Minute)
+	db.SkewDatabaseClock(2 * time.Minute) // leases expire on the database's clock
 	if _, err := db.AcquireLease(ctx, "discovery/ABC", "new", time.Minute); err != nil {
 		t.Fatal(err)
 	}

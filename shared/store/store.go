@@ -13,6 +13,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -119,6 +120,9 @@ func (c Config) String() string {
 type DB struct {
 	sql *sql.DB
 	now func() time.Time
+	// skewMs is added to the database's clock where leases read it (tests: time passing on
+	// the server).
+	skewMs atomic.Int64
 }
 
 // Open connects, sizes the pool for Lambda and pings. It does not migrate.
@@ -164,8 +168,13 @@ func New(db *sql.DB) *DB { return &DB{sql: db, now: time.Now} }
 // SQL exposes the pool for packages that own their own tables' queries (peering).
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// SetClock replaces the clock used for leases and timestamps (tests).
+// SetClock replaces the clock used for timestamps and for the ExpiresAt a lease reports to
+// its holder (tests); whether a lease has expired is judged on the database's clock.
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+// SkewDatabaseClock moves the database clock that leases are judged on by d (tests: the
+// server's time passing without waiting for it).
+func (db *DB) SkewDatabaseClock(d time.Duration) { db.skewMs.Add(d.Milliseconds()) }
 
 // Now returns the store's clock.
 func (db *DB) Now() time.Time { return db.now() }

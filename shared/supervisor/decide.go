@@ -7,6 +7,7 @@ import (
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/spark"
+	"github.com/logwise/controlplane/shared/store"
 )
 
 // Action is what a check decided (and, in a Result, did).
@@ -28,13 +29,17 @@ const (
 	Hold Action = "HOLD"
 	// Busy: another invocation holds the tenant's lease (only in a Result, never decided).
 	Busy Action = "BUSY"
+	// WaitForWorkers: the job's driver is SUBMITTED but the master has no alive worker to
+	// start it on: it is not running (reported down), and not resubmitted either (a second
+	// driver would start beside it once a worker joins).
+	WaitForWorkers Action = "WAIT_FOR_WORKERS"
 )
 
 // Supervision states of a tenant.
 const (
-	StateActive    = "ACTIVE"
-	StateCrashLoop = "CRASH_LOOP"
-	StatePaused    = "PAUSED"
+	StateActive    = store.SupervisionActive
+	StateCrashLoop = store.SupervisionCrashLoop
+	StatePaused    = store.SupervisionPaused
 )
 
 // Budget is the crash-loop state the decision needs: the tenant's supervision state and the
@@ -67,7 +72,15 @@ type Decision struct {
 	Alive []spark.Driver
 	// NotBefore is when a submission is next allowed (Backoff).
 	NotBefore time.Time
+	// Duplicates are alive drivers of the job beside Alive[0] (Spark's supervise relaunch
+	// can leave two, SPARK-27347) that must be killed: two drivers on one checkpoint
+	// corrupt it. Only decided while the master is ALIVE.
+	Duplicates []spark.Driver
 }
+
+// Running reports whether the decision found a driver of the job that is running or able
+// to run (SparkDriverAlive).
+func (d Decision) Running() bool { return len(d.Alive) > 0 && d.Action != WaitForWorkers }
 
 // Alive reports whether a driver in state s counts as alive: SUBMITTED (waiting for
 // resources), RUNNING, RELAUNCHING (a supervised restart in progress) and UNKNOWN (the master
@@ -93,15 +106,24 @@ func Decide(o Observation) Decision {
 		}
 	}
 	if len(alive) > 0 {
-		r := fmt.Sprintf("driver %s is %s", alive[0].ID, alive[0].State)
+		alive = keeperFirst(alive)
+		d := Decision{Action: Keep, Reason: fmt.Sprintf("driver %s is %s", alive[0].ID, alive[0].State), Alive: alive}
 		if len(alive) > 1 {
 			ids := make([]string, len(alive))
 			for i, d := range alive {
 				ids[i] = d.ID + " " + string(d.State)
 			}
-			r += fmt.Sprintf("; %d alive drivers of the job (%s): duplicates", len(alive), strings.Join(ids, ", "))
+			d.Reason += fmt.Sprintf("; %d alive drivers of the job (%s): duplicates", len(alive), strings.Join(ids, ", "))
+			if o.Master.Status == spark.Alive {
+				d.Duplicates = alive[1:]
+				d.Reason += "; all but " + alive[0].ID + " are killed"
+			}
 		}
-		return Decision{Action: Keep, Reason: r, Alive: alive}
+		if o.Master.Status == spark.Alive && o.Master.AliveWorkers == 0 && alive[0].State == spark.Submitted {
+			d.Action = WaitForWorkers
+			d.Reason = fmt.Sprintf("driver %s is SUBMITTED but the master has no alive worker to start it on", alive[0].ID)
+		}
+		return d
 	}
 	if o.Master.Status != spark.Alive {
 		return Decision{Action: WaitForMaster, Reason: fmt.Sprintf("master is %s, not ALIVE: nothing is submitted until it is", statusName(o.Master.Status))}
@@ -126,6 +148,18 @@ func Decide(o Observation) Decision {
 		}
 	}
 	return Decision{Action: Submit, Reason: noDriverReason(o)}
+}
+
+// keeperFirst orders the job's alive drivers (newest first) so that the one to keep comes
+// first: the newest RUNNING driver, else the newest.
+func keeperFirst(alive []spark.Driver) []spark.Driver {
+	for i, d := range alive {
+		if d.State == spark.Running {
+			out := append([]spark.Driver{d}, alive[:i]...)
+			return append(out, alive[i+1:]...)
+		}
+	}
+	return alive
 }
 
 func statusName(s spark.RecoveryState) string {

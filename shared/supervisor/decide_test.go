@@ -45,6 +45,8 @@ func TestDecideOverEveryDriverAndMasterState(t *testing.T) {
 				got := Decide(Observation{Master: m, MainClass: job, Budget: Budget{State: StateActive, Policy: policy}, Now: now})
 				var want Action
 				switch {
+				case ds == spark.Submitted && ms == spark.Alive: // master() has no alive worker
+					want = WaitForWorkers
 				case alive[ds]:
 					want = Keep
 				case ms != spark.Alive:
@@ -77,7 +79,7 @@ func TestDecideBudgetAndMatching(t *testing.T) {
 		{"another job's RUNNING driver does not count", master(spark.Alive, spark.Driver{ID: "d", State: spark.Running, MainClass: "other.Main"}),
 			Budget{Policy: policy}, Submit, 0},
 		{"finished driver then a waiting one", master(spark.Alive, drv("a", spark.Finished), drv("b", spark.Submitted)),
-			Budget{Policy: policy}, Keep, 1},
+			Budget{Policy: policy}, WaitForWorkers, 1},
 		{"two alive drivers are reported as duplicates", master(spark.Alive, drv("a", spark.Running), drv("b", spark.Running)),
 			Budget{Policy: policy}, Keep, 2},
 		{"crash loop holds", master(spark.Alive), Budget{State: StateCrashLoop, Policy: policy}, Hold, 0},
@@ -99,7 +101,15 @@ func TestDecideBudgetAndMatching(t *testing.T) {
 		})
 	}
 	d := Decide(Observation{Master: master(spark.Alive, drv("a", spark.Running), drv("b", spark.Submitted)), MainClass: job, Now: now})
-	if d.Alive[0].ID != "b" {
-		t.Errorf("the newest alive driver should be reported first, got %s", d.Alive[0].ID)
+	if d.Alive[0].ID != "a" || len(d.Duplicates) != 1 || d.Duplicates[0].ID != "b" {
+		t.Errorf("the newest RUNNING driver should be kept and reported first, the other killed: got %s, duplicates %v", d.Alive[0].ID, d.Duplicates)
+	}
+	d = Decide(Observation{Master: master(spark.Alive, drv("a", spark.Running), drv("b", spark.Running)), MainClass: job, Now: now})
+	if d.Alive[0].ID != "b" || len(d.Duplicates) != 1 || d.Duplicates[0].ID != "a" {
+		t.Errorf("of two RUNNING drivers the newest is kept: got %s, duplicates %v", d.Alive[0].ID, d.Duplicates)
+	}
+	d = Decide(Observation{Master: master(spark.Recovering, drv("a", spark.Unknown), drv("b", spark.Unknown)), MainClass: job, Now: now})
+	if len(d.Duplicates) != 0 {
+		t.Errorf("duplicates killed while the master recovers: %v", d.Duplicates)
 	}
 }

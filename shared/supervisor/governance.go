@@ -2,10 +2,8 @@ package supervisor
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
@@ -104,6 +102,13 @@ func phaseStage(phase, step string) string {
 	return m[phase+step]
 }
 
+// uninterruptible is why a replay past its approval point refuses a cancel until its phase
+// is submitted: from the kill to the submission the job has no driver and, once cleaning
+// starts, a partial checkpoint; a restart from there (startingOffsets=latest, no timestamp)
+// would skip logs or rewrite batches.
+const uninterruptible = "the replay has started killing the driver and deleting its checkpoint; " +
+	"it completes the phase with its own timestamp, and can be canceled while it waits for the next phase"
+
 // replayPipeline is the pipeline a replay runs as. Its context carries everything a region
 // that takes it over needs to continue it.
 func replayPipeline(tenant string, req ReplayRequest, operator string) executions.PipelineSpec {
@@ -117,8 +122,11 @@ func replayPipeline(tenant string, req ReplayRequest, operator string) execution
 			"createdBy":                         operator,
 		}}}
 	for i, d := range replayStages(req.ApprovalRequired) {
-		spec.Stages = append(spec.Stages, executions.StageSpec{RefID: strconv.Itoa(i + 1), Type: d.typ, Name: d.name,
-			Context: map[string]any{"replayStep": d.key, "rule": d.rule}})
+		c := map[string]any{"replayStep": d.key, "rule": d.rule}
+		if d.typ == "sparkKill" || d.typ == "sparkCheckpointCleanup" || d.typ == "sparkSubmission" {
+			c[executions.UninterruptibleKey] = uninterruptible
+		}
+		spec.Stages = append(spec.Stages, executions.StageSpec{RefID: strconv.Itoa(i + 1), Type: d.typ, Name: d.name, Context: c})
 	}
 	return spec
 }
@@ -236,16 +244,11 @@ func (s *Supervisor) finishPipeline(ctx context.Context, r *Replay, submissionID
 
 // endReplay closes r because its pipeline says so: nothing more is killed, deleted or submitted.
 func (s *Supervisor) endReplay(ctx context.Context, lease store.Lease, r *Replay, v verdict) error {
-	now := s.now().UnixMilli()
-	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ?, endReason = ?
-			WHERE id = ? AND canceledAtMs IS NULL AND phase <> 'DONE'`, truncate(nonEmpty(v.By, "execution"), 128), now, truncate(v.Reason, 255), r.ID)
+	now := s.now()
+	if err := s.d.Store.EndSparkReplay(ctx, lease, r.ID, nonEmpty(v.By, "execution"), v.Reason, now); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("replay %d: end it (%s): %w", r.ID, v.Reason, err)
 	}
-	t := s.now().UTC()
+	t := now.UTC()
 	r.CanceledAt, r.CanceledBy, r.EndReason = &t, nonEmpty(v.By, "execution"), v.Reason
 	s.log.InfoContext(ctx, "replay ended by its pipeline", "tenant", r.Tenant, "replay", r.ID, "pipeline", r.PipelineID, "reason", v.Reason)
 	return nil
@@ -254,10 +257,8 @@ func (s *Supervisor) endReplay(ctx context.Context, lease store.Lease, r *Replay
 // approveFromJudgment records in the row an approval given through the pipeline's judgment.
 func (s *Supervisor) approveFromJudgment(ctx context.Context, r *Replay, by string) error {
 	now := s.now()
-	_, err := s.d.Store.SQL().ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ? AND approvedAtMs IS NULL`,
-		truncate(by, 128), now.UnixMilli(), r.ID)
-	if err != nil {
-		return fmt.Errorf("replay %d: record approval by %s: %w", r.ID, by, err)
+	if err := s.d.Store.ApproveSparkReplay(ctx, r.ID, by, now); err != nil {
+		return err
 	}
 	t := now.UTC()
 	r.ApprovedAt, r.ApprovedBy = &t, by
@@ -365,12 +366,8 @@ func (s *Supervisor) adoptReplays(ctx context.Context, t config.Tenant, lease st
 }
 
 func (s *Supervisor) adoptReplay(ctx context.Context, t config.Tenant, lease store.Lease, id string) error {
-	var known int
-	if err := s.d.Store.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM spark_submit_status WHERE pipelineId = ?`, id).Scan(&known); err != nil {
+	if known, err := s.d.Store.SparkReplayOfPipelineExists(ctx, id); err != nil || known {
 		return err
-	}
-	if known > 0 {
-		return nil
 	}
 	d, err := s.d.Pipelines.Get(ctx, id)
 	if err != nil {
@@ -389,35 +386,15 @@ func (s *Supervisor) adoptReplay(ctx context.Context, t config.Tenant, lease sto
 		_, err := s.d.Pipelines.Finish(ctx, id, executions.Succeeded, map[string]any{"outcome": map[string]any{"note": "every step had succeeded before the takeover"}})
 		return err
 	}
-	var approvedAt any
+	row := store.SparkReplay{Tenant: t.Name, StartingOffsetsTimestamp: req.StartingOffsetsTimestamp,
+		ResumeToSubscribePatternTimestamp: req.ResumeToSubscribePatternTimestamp, SubmittedForOffsetsTimestamp: p.Phase == PhaseResume,
+		ApprovalRequired: req.ApprovalRequired, ApprovedBy: p.ApprovedBy, CreatedBy: createdBy, Phase: p.Phase, Step: p.Step,
+		CleanedPhases: p.Cleaned, PipelineID: id}
 	if p.ApprovedBy != "" {
-		approvedAt = s.now().UnixMilli()
+		now := s.now()
+		row.ApprovedAt = &now
 	}
-	cleaned := ""
-	for _, ph := range p.Cleaned {
-		cleaned += ph + ","
-	}
-	var rowID int64
-	err = s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		if open, err := s.openReplay(ctx, tx, t.Name, true); err != nil {
-			return err
-		} else if open != nil {
-			return fault.Conflictf("tenant %s has open replay %d; pipeline %s is adopted once it ends", t.Name, open.ID, id)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
-			resumeToSubscribePatternTimestamp, isSubmittedForOffsetsTimestamp, approvalRequired, approvedBy, approvedAtMs, createdBy,
-			phase, step, stepChangedAtMs, cleanedPhases, pipelineId) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
-			t.Name, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp, p.Phase == PhaseResume, req.ApprovalRequired,
-			truncate(p.ApprovedBy, 128), approvedAt, truncate(createdBy, 128), p.Phase, p.Step, s.now().UnixMilli(), cleaned, id)
-		if err != nil {
-			if strings.Contains(err.Error(), "Duplicate entry") {
-				return fault.Conflictf("tenant %s already has a replay from timestamp %d or for pipeline %s", t.Name, req.StartingOffsetsTimestamp, id)
-			}
-			return err
-		}
-		rowID, err = res.LastInsertId()
-		return err
-	})
+	rowID, err := s.d.Store.AdoptSparkReplay(ctx, lease, row, s.now())
 	if err != nil {
 		return fmt.Errorf("adopt replay pipeline %s of tenant %s at %s/%s: %w", id, t.Name, p.Phase, p.Step, err)
 	}

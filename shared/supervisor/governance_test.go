@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -653,36 +654,47 @@ func TestReplayDeletionRefusedByS3StaysInCleaningAndSaysWhy(t *testing.T) {
 	g.expectWorld(t, "after the retry", world{Data: len(dataKeys), Lookalikes: len(lookalikeKeys)}.with(r.SubmissionID+":SUBMITTED", 2))
 }
 
-// TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint: a replay pipeline
-// canceled through the executions API while its driver is being killed ends the replay at
-// the next check; its state is not deleted, and the ordinary monitor restarts the job from
-// its own checkpoint (no timestamp), as it would without a replay.
-func TestCanceledMidPhaseDeletesNothingAndTheJobRestartsFromItsCheckpoint(t *testing.T) {
+// TestCancelMidPhaseIsRefusedAndTheReplayCompletesItsPhase: once a replay is past its
+// approval point (its driver is being killed), a cancel through the replay API or the
+// executions API (which an interlink CANCEL also reaches) is refused with 409
+// CANCEL_REFUSED saying why, and the replay completes the phase with its own timestamp
+// (no restart on a half-deleted checkpoint with startingOffsets=latest). Between phases the
+// cancel is accepted again.
+func TestCancelMidPhaseIsRefusedAndTheReplayCompletesItsPhase(t *testing.T) {
 	t.Parallel()
 	g := newGovEnv(t)
 	ctx := context.Background()
 	d1 := g.startJob(t)
 	rp := g.replayDueNow(t)
 	g.check(t, ReplayKilling)
-	if _, err := g.sup.CancelReplay(ctx, g.tenant.Name, rp.ID, "dave"); fault.KindOf(err) != fault.Conflict {
-		t.Errorf("CancelReplay mid-phase: %v, want CONFLICT (the replay API only cancels a waiting replay)", err)
+	if _, err := g.sup.CancelReplay(ctx, g.tenant.Name, rp.ID, "dave"); fault.KindOf(err) != fault.Conflict || codeOf(err) != "CANCEL_REFUSED" {
+		t.Errorf("CancelReplay mid-phase: %v (code %q), want CONFLICT CANCEL_REFUSED", err, codeOf(err))
 	}
-	if _, err := g.repo.Cancel(ctx, rp.PipelineID, "dave", "wrong timestamp"); err != nil {
-		t.Fatal(err)
+	_, err := g.repo.Cancel(ctx, rp.PipelineID, "dave", "wrong timestamp")
+	if fault.KindOf(err) != fault.Conflict || codeOf(err) != "CANCEL_REFUSED" || !strings.Contains(err.Error(), "Kill the driver (timestamp phase)") {
+		t.Fatalf("executions cancel mid-phase: %v (code %q), want CONFLICT CANCEL_REFUSED naming the running stage", err, codeOf(err))
 	}
-	g.master.Step()              // the killed driver stops
-	g.clock.advance(time.Minute) // past the backoff after the job's first submission
-	r := g.check(t, Submit)
-	g.expectWorld(t, "after the cancel", fullBucket.with(r.SubmissionID+":SUBMITTED", 2))
-	if body := lastBody(g.master); strings.Contains(body, "startingOffsetsTimestamp") {
-		t.Errorf("the ordinary restart carries a replay timestamp: %s", body)
+	g.master.Step() // the killed driver stops
+	r := g.check(t, ReplaySubmit)
+	g.expectWorld(t, "after the refused cancel", world{Data: len(dataKeys), Lookalikes: len(lookalikeKeys)}.with(r.SubmissionID+":SUBMITTED", 2))
+	if body := lastBody(g.master); !strings.Contains(body, fmt.Sprintf("kafka.startingOffsetsTimestamp=%d", rp.StartingOffsetsTimestamp)) {
+		t.Errorf("the replay's submission lacks its own timestamp: %s", body)
 	}
 	if d, _ := g.master.Driver(d1); d.Active {
 		t.Errorf("driver %s still active", d1)
 	}
-	got, _ := g.sup.replay(ctx, g.tenant.Name, rp.ID)
-	if got.CanceledBy != "dave" || got.Step != StepKilling {
-		t.Errorf("replay %+v, want canceled by dave where it stopped (KILLING)", got)
+	// Between phases (waiting for the resume time) the job runs on its new checkpoint: a
+	// cancel is accepted.
+	if _, err := g.repo.Cancel(ctx, rp.PipelineID, "dave", "enough"); err != nil {
+		t.Fatalf("cancel between phases: %v", err)
 	}
-	g.expectPipeline(t, "canceled mid-phase", rp.PipelineID, CA, CA, CA, CA, CA, CA, CA, CA)
+}
+
+// codeOf is the machine-readable code of err's fault ("" when it has none).
+func codeOf(err error) string {
+	var f *fault.Error
+	if errors.As(err, &f) {
+		return f.Code
+	}
+	return ""
 }

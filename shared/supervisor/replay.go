@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -119,47 +118,30 @@ func (s *Supervisor) CreateReplay(ctx context.Context, tenant string, req Replay
 	// The pipeline is started before the row's transaction (a transaction must not wait on a
 	// second connection: the embedded database has only one), and the row is written with its
 	// pipeline id, so that a replay never runs ungoverned; a pipeline whose row is then not
-	// committed is canceled below. The open-replay check is made first without a lock so that
+	// committed is canceled below. The open-replay check is made first without a lock, so that
 	// the common conflict starts no pipeline, and again under the lock.
-	if open, err := s.openReplay(ctx, s.d.Store.SQL(), tenant, false); err != nil {
+	if open, err := s.d.Store.OpenSparkReplay(ctx, tenant); err != nil {
 		return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
 	} else if open != nil {
 		return Replay{}, fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
 	}
-	var id int64
 	var pipelineID string
-	var err error
 	if s.d.Pipelines != nil {
-		pipelineID, err = s.startReplayPipeline(ctx, tenant, req, operator)
+		var err error
+		if pipelineID, err = s.startReplayPipeline(ctx, tenant, req, operator); err != nil {
+			return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
+		}
 	}
-	if err == nil {
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if open, err := s.openReplay(ctx, tx, tenant, true); err != nil {
-				return err
-			} else if open != nil {
-				return fault.Conflictf("tenant %s already has open replay %d (phase %s, step %s); cancel it first", tenant, open.ID, open.Phase, open.Step)
-			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO spark_submit_status (tenant, startingOffsetsTimestamp,
-			resumeToSubscribePatternTimestamp, approvalRequired, createdBy, phase, step, stepChangedAtMs, pipelineId)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))`, tenant, req.StartingOffsetsTimestamp, req.ResumeToSubscribePatternTimestamp,
-				req.ApprovalRequired, truncate(operator, 128), PhaseTimestamp, StepWaiting, s.now().UnixMilli(), pipelineID)
-			if err != nil {
-				if strings.Contains(err.Error(), "Duplicate entry") {
-					return fault.Conflictf("tenant %s already had a replay from timestamp %d", tenant, req.StartingOffsetsTimestamp)
-				}
-				return err
-			}
-			id, err = res.LastInsertId()
-			return err
-		})
-	}
+	id, err := s.d.Store.CreateSparkReplay(ctx, store.SparkReplay{Tenant: tenant, StartingOffsetsTimestamp: req.StartingOffsetsTimestamp,
+		ResumeToSubscribePatternTimestamp: req.ResumeToSubscribePatternTimestamp, ApprovalRequired: req.ApprovalRequired,
+		CreatedBy: operator, Phase: PhaseTimestamp, Step: StepWaiting, PipelineID: pipelineID}, s.now())
 	if err != nil {
 		if pipelineID != "" {
 			if _, cerr := s.d.Pipelines.Cancel(context.WithoutCancel(ctx), pipelineID, "logwise-controlplane", "its replay was not created: "+err.Error()); cerr != nil {
 				s.log.ErrorContext(ctx, "cancel pipeline of a replay not created", "tenant", tenant, "pipeline", pipelineID, "error", cerr.Error())
 			}
 		}
-		return Replay{}, fmt.Errorf("create replay for tenant %s: %w", tenant, err)
+		return Replay{}, err
 	}
 	s.log.InfoContext(ctx, "replay created", "tenant", tenant, "replay", id, "operator", operator,
 		"startingOffsetsTimestamp", req.StartingOffsetsTimestamp, "resumeToSubscribePatternTimestamp", req.ResumeToSubscribePatternTimestamp,
@@ -185,117 +167,83 @@ func (s *Supervisor) startReplayPipeline(ctx context.Context, tenant string, req
 
 // ListReplays returns the tenant's replays, newest first.
 func (s *Supervisor) ListReplays(ctx context.Context, tenant string) ([]Replay, error) {
-	rows, err := s.d.Store.SQL().QueryContext(ctx, replayColumns+` WHERE tenant = ? ORDER BY id DESC LIMIT 100`, tenant)
+	rows, err := s.d.Store.SparkReplays(ctx, tenant)
 	if err != nil {
-		return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Replay
-	for rows.Next() {
-		r, err := scanReplay(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list replays of tenant %s: %w", tenant, err)
-		}
-		out = append(out, r)
+	out := make([]Replay, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Replay(r))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CancelReplay cancels a replay that is waiting (before a phase starts or between phases).
 // A replay in the middle of a phase (killing, cleaning, submitting) cannot be canceled: the
 // job would be left stopped or without state.
 func (s *Supervisor) CancelReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
-	return s.operatorReplay(ctx, tenant, id, operator, "cancel", replayAction{
-		pipeline: func(r Replay) error {
-			if r.Step != StepWaiting {
-				return fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now", id, r.Step, r.Phase)
+	return s.operatorReplay(ctx, tenant, id, operator, "cancel", func(r Replay) (store.ReplayChange, error) {
+		if r.Step != StepWaiting {
+			return store.ReplayChange{}, fault.Conflictf("replay %d is in step %s of phase %s and cannot be canceled now: %s", id, r.Step, r.Phase, uninterruptible).WithCode("CANCEL_REFUSED")
+		}
+		if s.governed(&r) {
+			_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
+			if err != nil && !fault.Is(err, fault.Conflict) { // a pipeline already finished stays as it is
+				return store.ReplayChange{}, err
 			}
-			if s.governed(&r) {
-				_, err := s.d.Pipelines.Cancel(ctx, r.PipelineID, operator, "replay canceled")
-				if err != nil && !fault.Is(err, fault.Conflict) { // a pipeline already finished stays as it is
-					return err
-				}
-			}
-			return nil
-		},
-		row: func(tx *sql.Tx, r Replay) error {
-			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET canceledBy = ?, canceledAtMs = ? WHERE id = ?`,
-				truncate(operator, 128), s.now().UnixMilli(), id)
-			return err
-		},
+		}
+		return store.ReplayChange{CancelBy: operator}, nil
 	})
 }
 
 // ApproveReplay lets a replay that requires approval kill the driver and delete the state.
 func (s *Supervisor) ApproveReplay(ctx context.Context, tenant string, id int64, operator string) (Replay, error) {
-	return s.operatorReplay(ctx, tenant, id, operator, "approve", replayAction{
-		pipeline: func(r Replay) error {
-			if r.ApprovedAt != nil || !s.governed(&r) || !r.ApprovalRequired {
-				return nil
-			}
+	return s.operatorReplay(ctx, tenant, id, operator, "approve", func(r Replay) (store.ReplayChange, error) {
+		if r.ApprovedAt != nil {
+			return store.ReplayChange{}, nil
+		}
+		if s.governed(&r) && r.ApprovalRequired {
 			// Answer the judgment stage too, so that both paths agree; a stage already
 			// answered "continue" through the execution is fine.
 			v, err := s.pipelineVerdict(ctx, &r)
 			if err != nil {
-				return err
+				return store.ReplayChange{}, err
 			}
 			if v.Ended {
-				return fault.Conflictf("replay %d has ended: %s", id, v.Reason)
+				return store.ReplayChange{}, fault.Conflictf("replay %d has ended: %s", id, v.Reason)
 			}
 			if v.ApprovedBy == "" {
 				if _, err := s.d.Pipelines.Judge(ctx, r.PipelineID, stageRef(true, StageApprove), executions.Continue, operator, "approved through the replay API"); err != nil {
-					return err
+					return store.ReplayChange{}, err
 				}
 			}
-			return nil
-		},
-		row: func(tx *sql.Tx, r Replay) error {
-			if r.ApprovedAt != nil {
-				return nil
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET approvedBy = ?, approvedAtMs = ? WHERE id = ?`,
-				truncate(operator, 128), s.now().UnixMilli(), id)
-			return err
-		},
+		}
+		return store.ReplayChange{ApproveBy: operator}, nil
 	})
 }
 
-// replayAction is an operator's action on an open replay: pipeline acts on the replay's
-// pipeline (outside any transaction: the pipeline lives in the execution log, which may need
-// the store's only connection), then row updates the replay's row under its lock.
-type replayAction struct {
-	pipeline func(Replay) error
-	row      func(*sql.Tx, Replay) error
-}
-
-func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, act replayAction) (Replay, error) {
+func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64, operator, verb string, decide func(Replay) (store.ReplayChange, error)) (Replay, error) {
 	if operator == "" {
 		return Replay{}, fault.Invalidf("operator is required")
 	}
-	read := func(q rowQueryer, lock string) (Replay, error) {
-		r, err := scanReplay(q.QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ?`+lock, tenant, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return r, fault.NotFoundf("tenant %s has no replay %d", tenant, id)
-		}
-		if err == nil && !r.open() {
-			err = fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[r.CanceledAt != nil])
-		}
-		return r, err
-	}
-	before, err := read(s.d.Store.SQL(), "")
-	if err == nil {
-		err = act.pipeline(before)
+	// decide acts on the replay's pipeline, which lives in the execution log and may need the
+	// store's only connection (the embedded database): it runs before the row's transaction,
+	// which then refuses if the replay moved meanwhile.
+	before, err := s.d.Store.SparkReplayByID(ctx, tenant, id)
+	var change store.ReplayChange
+	switch {
+	case err != nil:
+	case !(*Replay)(&before).open():
+		err = fault.Conflictf("replay %d is already %s", id, map[bool]string{true: "canceled", false: "done"}[before.CanceledAt != nil])
+	default:
+		change, err = decide(Replay(before))
 	}
 	if err == nil {
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			r, err := read(tx, " FOR UPDATE")
-			if err != nil {
-				return err
-			}
+		err = s.d.Store.ChangeSparkReplay(ctx, tenant, id, s.now(), func(r store.SparkReplay) (store.ReplayChange, error) {
 			if r.Phase != before.Phase || r.Step != before.Step {
-				return fault.Conflictf("replay %d moved from %s/%s to %s/%s meanwhile; try again", id, before.Phase, before.Step, r.Phase, r.Step)
+				return store.ReplayChange{}, fault.Conflictf("replay %d moved from %s/%s to %s/%s meanwhile; try again", id, before.Phase, before.Step, r.Phase, r.Step)
 			}
-			return act.row(tx, r)
+			return change, nil
 		})
 	}
 	if err != nil {
@@ -317,166 +265,220 @@ func (s *Supervisor) operatorReplay(ctx context.Context, tenant string, id int64
 // repository refuses unless the pipeline is still RUNNING, so that an operator's action that
 // lands between the read and the step still stops it.
 func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease store.Lease, cluster Cluster, obs Observation, r *Replay) (Result, bool, error) {
-	res := s.result(t, obs, Decision{})
-	st := &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step}
-	res.Replay = st
-	paused := func(reason string) (Result, bool, error) {
-		st.Note = fmt.Sprintf("no step taken: %s", reason)
-		if r.Step == StepWaiting {
-			return res, false, nil // the job is as it was: ordinary supervision goes on
-		}
-		res.Action, res.Reason = ReplayPaused, fmt.Sprintf("replay %d (%s, %s) takes no step: %s", r.ID, r.Phase, r.Step, reason)
-		return res, true, nil
-	}
-	gated := func() (Result, bool, error) {
-		return paused("its pipeline " + r.PipelineID + " refused the next step (paused, canceled or judged meanwhile)")
-	}
+	run := &replayRun{s: s, t: t, lease: lease, cluster: cluster, obs: obs, r: r, res: s.result(t, obs, Decision{}),
+		st: &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step}}
+	run.res.Replay = run.st
+	// Read: the pipeline's verdict (an approval given through its judgment is recorded at
+	// once) and the job's drivers. Decide: Next. Act and record: the executor of the step.
+	var v verdict
 	if s.governed(r) {
-		v, err := s.pipelineVerdict(ctx, r)
-		if err != nil {
-			return res, true, err
+		var err error
+		if v, err = s.pipelineVerdict(ctx, r); err != nil {
+			return run.res, true, err
 		}
-		if v.Ended {
-			if err := s.endReplay(ctx, lease, r, v); err != nil {
-				return res, true, err
-			}
-			st.Note = "ended: " + v.Reason
-			return res, false, nil
-		}
-		if v.ApprovedBy != "" && r.ApprovedAt == nil {
+		if !v.Ended && v.ApprovedBy != "" && r.ApprovedAt == nil {
 			if err := s.approveFromJudgment(ctx, r, v.ApprovedBy); err != nil {
-				return res, true, err
+				return run.res, true, err
 			}
-		}
-		if v.Paused {
-			return paused(v.Reason)
 		}
 	}
-	startedKilling := false
-	if r.Step == StepWaiting {
-		if s.now().Before(r.dueAt()) {
-			st.Note = "due at " + r.dueAt().UTC().Format(time.RFC3339)
-			return res, false, nil
+	step := Next(ReplayState{ID: r.ID, Phase: r.Phase, Step: r.Step, DueAt: r.dueAt(), ApprovalRequired: r.ApprovalRequired,
+		Approved: r.ApprovedAt != nil, CleanerWired: s.d.CleanState != nil},
+		v, ReplayObserved{MasterStatus: obs.Master.Status, AliveDrivers: len(run.alive(obs))}, s.now())
+	switch step.Kind {
+	case StepEnd:
+		if err := s.endReplay(ctx, lease, r, v); err != nil {
+			return run.res, true, err
 		}
-		if r.ApprovalRequired && r.ApprovedAt == nil {
-			st.Note = "due, waiting for an operator's approval before the driver is killed and the state deleted"
-			return res, false, nil
+		run.st.Note = step.Reason
+		return run.res, false, nil
+	case StepHold:
+		return run.hold(v.Reason)
+	case StepNotDue, StepAwaitApproval:
+		run.st.Note = step.Reason
+		return run.res, false, nil
+	case StepRefuse: // before killing anything
+		return run.res, true, fault.New(fault.Internal, "%s", step.Reason)
+	case StepAwaitMaster:
+		run.res.Action, run.res.Reason = WaitForMaster, step.Reason
+		return run.res, true, nil
+	}
+	// A step that completes moves the row on, and the next executor runs in the same check.
+	started := false
+	if r.Step == StepWaiting { // StepKill from WAITING: enter KILLING
+		if done, handled, err := run.enterKilling(ctx); done {
+			return run.res, handled, err
 		}
-		if s.d.CleanState == nil { // refuse before killing anything
-			return res, true, fault.New(fault.Internal, "replay %d is due but no state cleaner is wired", r.ID)
-		}
-		if obs.Master.Status != spark.Alive {
-			res.Action, res.Reason = WaitForMaster, fmt.Sprintf("replay %d due but the master is %s", r.ID, statusName(obs.Master.Status))
-			return res, true, nil
-		}
-		finished, outcome := "", map[string]any(nil)
-		if r.Phase == PhaseResume {
-			finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
-		}
-		alive := Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive
-		if g, err := s.moveStages(ctx, r, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
-			"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(alive), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}}); err != nil || g {
-			if err != nil {
-				return res, true, err
-			}
-			return gated()
-		}
-		if err := s.setReplayStep(ctx, lease, r, StepKilling, nil); err != nil {
-			return res, true, err
-		}
-		startedKilling = true
+		started = true
 	}
 	if r.Step == StepKilling {
-		alive := Decide(Observation{Master: obs.Master, MainClass: obs.MainClass, Now: obs.Now}).Alive
-		for _, d := range alive {
-			err := cluster.Kill(ctx, d.ID)
-			if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
-				return res, true, fmt.Errorf("replay %d: kill driver %s of tenant %s: %w", r.ID, d.ID, t.Name, err)
-			}
-			if !startedKilling {
-				continue // a repeated kill request while waiting for the worker; recorded once
-			}
-			s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: "replay", Inputs: inputs(obs),
-				Description: fmt.Sprintf("Kill driver %s for replay %d (%s)", d.ID, r.ID, r.Phase),
-				Rule:        ruleKill,
-				Outcome:     map[string]any{"driverId": d.ID, "state": d.State, "replay": r.ID, "pipeline": r.PipelineID}})
-		}
-		if len(alive) > 0 {
-			again, err := s.observe(ctx, t, cluster)
-			if err != nil {
-				return res, true, err
-			}
-			if left := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(left) > 0 {
-				res.Action = ReplayKilling
-				res.DriverID, res.DriverState = left[0].ID, left[0].State
-				res.Reason = fmt.Sprintf("replay %d: kill requested; waiting for driver %s (%s) to stop", r.ID, left[0].ID, left[0].State)
-				st.Step = r.Step
-				return res, true, nil
-			}
-		}
-		if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
-			"killRequested": driverIDs(alive), "verifiedNoDriverAlive": true}},
-			phaseStage(r.Phase, StepCleaning), map[string]any{"inputs": map[string]any{
-				"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}}); err != nil || g {
-			if err != nil {
-				return res, true, err
-			}
-			return gated()
-		}
-		if err := s.setReplayStep(ctx, lease, r, StepCleaning, nil); err != nil {
-			return res, true, err
+		if done, handled, err := run.kill(ctx, started); done {
+			return run.res, handled, err
 		}
 	}
 	if r.Step == StepCleaning {
-		if s.d.CleanState == nil {
-			return res, true, fault.New(fault.Internal, "replay %d: no state cleaner is wired", r.ID)
+		if done, handled, err := run.clean(ctx); done {
+			return run.res, handled, err
 		}
-		rep, err := s.d.CleanState(ctx, t)
-		if err != nil {
-			s.saveReplayError(ctx, r.ID, err)
-			if s.governed(r) { // what failed, for the operator reading the stage; retried next check
-				s.d.Pipelines.UpdateStage(context.WithoutCancel(ctx), r.PipelineID, stageRef(r.ApprovalRequired, phaseStage(r.Phase, StepCleaning)),
-					executions.Running, map[string]any{"lastError": truncate(err.Error(), 1024), "lastAttempt": deleteOutcome(rep)})
-			}
-			return res, true, fmt.Errorf("replay %d: delete spark state of tenant %s: %w", r.ID, t.Name, err)
-		}
-		cleanInputs := map[string]any{"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase}
-		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
-			Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
-			Inputs:      cleanInputs, Rule: ruleClean, Outcome: deleteOutcome(rep)})
-		if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
-			phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}}); err != nil || g {
-			// The state is gone and the deletion recorded; the row stays in CLEANING, whose
-			// repetition deletes nothing that a driver wrote (none runs).
-			if err != nil {
-				return res, true, err
-			}
-			return gated()
-		}
-		if err := s.setReplayStep(ctx, lease, r, StepSubmitting, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET cleanedPhases = CONCAT(cleanedPhases, ?, ',') WHERE id = ?`, r.Phase, r.ID)
-			return err
-		}); err != nil {
-			return res, true, err
-		}
-		r.CleanedPhases = append(r.CleanedPhases, r.Phase)
 	}
-	// StepSubmitting: submit unless an earlier attempt already got a driver going.
+	return run.submit(ctx)
+}
+
+// replayRun is one check's work on a replay: the executors of its steps share what the
+// check read and the result it reports.
+type replayRun struct {
+	s       *Supervisor
+	t       config.Tenant
+	lease   store.Lease
+	cluster Cluster
+	obs     Observation
+	r       *Replay
+	res     Result
+	st      *ReplayStatus
+}
+
+// alive are the job's alive drivers in o.
+func (p *replayRun) alive(o Observation) []spark.Driver {
+	return Decide(Observation{Master: o.Master, MainClass: o.MainClass, Now: o.Now}).Alive
+}
+
+// hold takes no step: mid-phase the check is the replay's (the job stays as it is); while
+// waiting the ordinary monitor goes on.
+func (p *replayRun) hold(reason string) (Result, bool, error) {
+	p.st.Note = fmt.Sprintf("no step taken: %s", reason)
+	if p.r.Step == StepWaiting {
+		return p.res, false, nil
+	}
+	p.res.Action, p.res.Reason = ReplayPaused, fmt.Sprintf("replay %d (%s, %s) takes no step: %s", p.r.ID, p.r.Phase, p.r.Step, reason)
+	return p.res, true, nil
+}
+
+// gated is hold when the pipeline refused the next step.
+func (p *replayRun) gated() (bool, bool, error) {
+	_, handled, err := p.hold("its pipeline " + p.r.PipelineID + " refused the next step (paused, canceled or judged meanwhile)")
+	return true, handled, err
+}
+
+// enterKilling records the kill stage's start and moves the row to KILLING.
+func (p *replayRun) enterKilling(ctx context.Context) (done, handled bool, err error) {
+	s, r, obs := p.s, p.r, p.obs
+	finished, outcome := "", map[string]any(nil)
+	if r.Phase == PhaseResume {
+		finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
+	}
+	if g, err := s.moveStages(ctx, r, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
+		"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(p.alive(obs)), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}}); err != nil || g {
+		if err != nil {
+			return true, true, err
+		}
+		return p.gated()
+	}
+	if err := s.setReplayStep(ctx, p.lease, r, StepKilling, false); err != nil {
+		return true, true, err
+	}
+	return false, true, nil
+}
+
+// kill asks the master to kill the job's drivers (each kill recorded when the step starts),
+// and moves to CLEANING once none is alive.
+func (p *replayRun) kill(ctx context.Context, started bool) (done, handled bool, err error) {
+	s, r, t := p.s, p.r, p.t
+	alive := p.alive(p.obs)
+	for _, d := range alive {
+		err := p.cluster.Kill(ctx, d.ID)
+		if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
+			return true, true, fmt.Errorf("replay %d: kill driver %s of tenant %s: %w", r.ID, d.ID, t.Name, err)
+		}
+		if !started {
+			continue // a repeated kill request while waiting for the worker; recorded once
+		}
+		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: "replay", Inputs: inputs(p.obs),
+			Description: fmt.Sprintf("Kill driver %s for replay %d (%s)", d.ID, r.ID, r.Phase),
+			Rule:        ruleKill,
+			Outcome:     map[string]any{"driverId": d.ID, "state": d.State, "replay": r.ID, "pipeline": r.PipelineID}})
+	}
+	if len(alive) > 0 {
+		again, err := s.observe(ctx, t, p.cluster)
+		if err != nil {
+			return true, true, err
+		}
+		if left := p.alive(again); len(left) > 0 {
+			p.res.Action = ReplayKilling
+			p.res.DriverID, p.res.DriverState = left[0].ID, left[0].State
+			p.res.Reason = fmt.Sprintf("replay %d: kill requested; waiting for driver %s (%s) to stop", r.ID, left[0].ID, left[0].State)
+			p.st.Step = r.Step
+			return true, true, nil
+		}
+	}
+	if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
+		"killRequested": driverIDs(alive), "verifiedNoDriverAlive": true}},
+		phaseStage(r.Phase, StepCleaning), map[string]any{"inputs": map[string]any{
+			"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}}); err != nil || g {
+		if err != nil {
+			return true, true, err
+		}
+		return p.gated()
+	}
+	if err := s.setReplayStep(ctx, p.lease, r, StepCleaning, false); err != nil {
+		return true, true, err
+	}
+	return false, true, nil
+}
+
+// clean deletes the checkpoint and <logsDir>/_spark_metadata, records it, and moves to
+// SUBMITTING.
+func (p *replayRun) clean(ctx context.Context) (done, handled bool, err error) {
+	s, r, t := p.s, p.r, p.t
+	if s.d.CleanState == nil {
+		return true, true, fault.New(fault.Internal, "replay %d: no state cleaner is wired", r.ID)
+	}
+	rep, err := s.d.CleanState(ctx, t)
+	if err != nil {
+		s.saveReplayError(ctx, r.ID, err)
+		if s.governed(r) { // what failed, for the operator reading the stage; retried next check
+			s.d.Pipelines.UpdateStage(context.WithoutCancel(ctx), r.PipelineID, stageRef(r.ApprovalRequired, phaseStage(r.Phase, StepCleaning)),
+				executions.Running, map[string]any{"lastError": truncate(err.Error(), 1024), "lastAttempt": deleteOutcome(rep)})
+		}
+		return true, true, fmt.Errorf("replay %d: delete spark state of tenant %s: %w", r.ID, t.Name, err)
+	}
+	cleanInputs := map[string]any{"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir, "replay": r.ID, "phase": r.Phase}
+	s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
+		Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
+		Inputs:      cleanInputs, Rule: ruleClean, Outcome: deleteOutcome(rep)})
+	if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
+		phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}}); err != nil || g {
+		// The state is gone and the deletion recorded; the row stays in CLEANING, whose
+		// repetition deletes nothing that a driver wrote (none runs).
+		if err != nil {
+			return true, true, err
+		}
+		return p.gated()
+	}
+	if err := s.setReplayStep(ctx, p.lease, r, StepSubmitting, true); err != nil {
+		return true, true, err
+	}
+	return false, true, nil
+}
+
+// submit submits the phase unless an earlier attempt already got a driver going, completes
+// the phase and records it in the pipeline.
+func (p *replayRun) submit(ctx context.Context) (Result, bool, error) {
+	s, r, t := p.s, p.r, p.t
 	if s.governed(r) { // read the pipeline again right before submitting
 		if v, err := s.pipelineVerdict(ctx, r); err != nil {
-			return res, true, err
+			return p.res, true, err
 		} else if v.Paused || v.Ended {
-			return paused(v.Reason)
+			return p.hold(v.Reason)
 		}
 	}
-	again, err := s.observe(ctx, t, cluster)
+	again, err := s.observe(ctx, t, p.cluster)
 	if err != nil {
-		return res, true, err
+		return p.res, true, err
 	}
 	subID, outcome := "", "ALREADY_ALIVE"
-	if alive := Decide(Observation{Master: again.Master, MainClass: again.MainClass, Now: again.Now}).Alive; len(alive) > 0 {
+	if alive := p.alive(again); len(alive) > 0 {
 		subID = alive[0].ID
-		res.Reason = fmt.Sprintf("replay %d (%s): driver %s already submitted", r.ID, r.Phase, subID)
+		p.res.Reason = fmt.Sprintf("replay %d (%s): driver %s already submitted", r.ID, r.Phase, subID)
 	} else {
 		reason := fmt.Sprintf("replay %d (%s)", r.ID, r.Phase)
 		if ts := r.phaseTimestamp(); ts > 0 {
@@ -484,17 +486,17 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 		} else {
 			reason += ": resume the subscribe pattern"
 		}
-		sres, err := s.submit(ctx, t, lease, cluster, again, reason, Options{Trigger: "replay"}, r.phaseTimestamp(), res)
+		sres, err := s.submit(ctx, t, p.lease, p.cluster, again, reason, Options{Trigger: "replay"}, r.phaseTimestamp(), p.res)
 		if err != nil {
 			s.saveReplayError(ctx, r.ID, err)
 			return sres, true, err
 		}
-		res, subID, outcome = sres, sres.SubmissionID, "ACCEPTED"
-		res.Reason = reason
+		p.res, subID, outcome = sres, sres.SubmissionID, "ACCEPTED"
+		p.res.Reason = reason
 	}
 	phase, submitStage := r.Phase, phaseStage(r.Phase, StepSubmitting)
-	if err := s.completeReplayPhase(ctx, lease, r, subID); err != nil {
-		return res, true, err
+	if err := s.completeReplayPhase(ctx, p.lease, r, subID); err != nil {
+		return p.res, true, err
 	}
 	next := StageWaitResume
 	if r.Phase == PhaseDone {
@@ -507,9 +509,9 @@ func (s *Supervisor) advanceReplay(ctx context.Context, t config.Tenant, lease s
 	} else if !g && next == "" {
 		s.finishPipeline(ctx, r, subID)
 	}
-	res.Action, res.SubmissionID = ReplaySubmit, subID
-	res.Replay = &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
-	return res, true, nil
+	p.res.Action, p.res.SubmissionID = ReplaySubmit, subID
+	p.res.Replay = &ReplayStatus{ID: r.ID, PipelineID: r.PipelineID, Phase: r.Phase, Step: r.Step, Note: phase + " phase submitted"}
+	return p.res, true, nil
 }
 
 // timestampOf is the starting timestamp a phase submitted with (0: the subscribe pattern).
@@ -550,83 +552,29 @@ func resubmitTimestamp(r *Replay) int64 {
 
 // ---- storage ----
 
-const replayColumns = `SELECT id, tenant, startingOffsetsTimestamp, resumeToSubscribePatternTimestamp,
-	isSubmittedForOffsetsTimestamp, isResumedToSubscribePattern, approvalRequired, COALESCE(approvedBy, ''), approvedAtMs,
-	createdBy, COALESCE(canceledBy, ''), canceledAtMs, phase, step, cleanedPhases, COALESCE(lastSubmissionId, ''),
-	COALESCE(lastError, ''), COALESCE(pipelineId, ''), COALESCE(endReason, '') FROM spark_submit_status`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanReplay(sc scanner) (Replay, error) {
-	var r Replay
-	var approved, canceled sql.NullInt64
-	var cleaned string
-	err := sc.Scan(&r.ID, &r.Tenant, &r.StartingOffsetsTimestamp, &r.ResumeToSubscribePatternTimestamp,
-		&r.SubmittedForOffsetsTimestamp, &r.ResumedToSubscribePattern, &r.ApprovalRequired, &r.ApprovedBy, &approved,
-		&r.CreatedBy, &r.CanceledBy, &canceled, &r.Phase, &r.Step, &cleaned, &r.LastSubmissionID, &r.LastError, &r.PipelineID, &r.EndReason)
-	if err != nil {
-		return r, err
-	}
-	if approved.Valid {
-		t := time.UnixMilli(approved.Int64).UTC()
-		r.ApprovedAt = &t
-	}
-	if canceled.Valid {
-		t := time.UnixMilli(canceled.Int64).UTC()
-		r.CanceledAt = &t
-	}
-	r.CleanedPhases = []string{}
-	for _, p := range strings.Split(cleaned, ",") {
-		if p != "" {
-			r.CleanedPhases = append(r.CleanedPhases, p)
-		}
-	}
-	return r, nil
-}
-
 func (s *Supervisor) replay(ctx context.Context, tenant string, id int64) (Replay, error) {
-	r, err := scanReplay(s.d.Store.SQL().QueryRowContext(ctx, replayColumns+` WHERE tenant = ? AND id = ?`, tenant, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fault.NotFoundf("tenant %s has no replay %d", tenant, id)
-	}
-	return r, err
+	r, err := s.d.Store.SparkReplayByID(ctx, tenant, id)
+	return Replay(r), err
 }
 
 // openReplay returns the tenant's oldest open replay, or nil.
-func (s *Supervisor) openReplay(ctx context.Context, q rowQueryer, tenant string, forUpdate bool) (*Replay, error) {
-	query := replayColumns + ` WHERE tenant = ? AND phase <> 'DONE' AND canceledAtMs IS NULL ORDER BY id LIMIT 1`
-	if forUpdate {
-		query += ` FOR UPDATE`
+func (s *Supervisor) openReplay(ctx context.Context, tenant string) (*Replay, error) {
+	r, err := s.d.Store.OpenSparkReplay(ctx, tenant)
+	if r == nil || err != nil {
+		return nil, err
 	}
-	r, err := scanReplay(q.QueryRowContext(ctx, query, tenant))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read open replay of tenant %s: %w", tenant, err)
-	}
-	return &r, nil
+	rp := Replay(*r)
+	return &rp, nil
 }
 
-// setReplayStep records the next step under the fence (with extra writes in the same
-// transaction) and updates r.
-func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Replay, step string, extra func(*sql.Tx) error) error {
-	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET step = ?, stepChangedAtMs = ?, lastError = NULL
-			WHERE id = ? AND phase = ? AND step = ? AND canceledAtMs IS NULL`, step, s.now().UnixMilli(), r.ID, r.Phase, r.Step)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fault.Conflictf("replay %d changed since it was read (expected %s/%s)", r.ID, r.Phase, r.Step)
-		}
-		if extra != nil {
-			return extra(tx)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("replay %d: record step %s: %w", r.ID, step, err)
+// setReplayStep records the next step under the fence (cleaned: the phase's state is gone)
+// and updates r.
+func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Replay, step string, cleaned bool) error {
+	if err := s.d.Store.SetSparkReplayStep(ctx, lease, r.ID, r.Phase, r.Step, step, cleaned, s.now()); err != nil {
+		return err
+	}
+	if cleaned {
+		r.CleanedPhases = append(r.CleanedPhases, r.Phase)
 	}
 	r.Step = step
 	return nil
@@ -634,24 +582,12 @@ func (s *Supervisor) setReplayStep(ctx context.Context, lease store.Lease, r *Re
 
 // completeReplayPhase sets Logwise's flag for the phase and moves to the next one.
 func (s *Supervisor) completeReplayPhase(ctx context.Context, lease store.Lease, r *Replay, submissionID string) error {
-	next, flag := PhaseResume, "isSubmittedForOffsetsTimestamp"
+	next := PhaseResume
 	if r.Phase == PhaseResume {
-		next, flag = PhaseDone, "isResumedToSubscribePattern"
+		next = PhaseDone
 	}
-	err := s.d.Store.WithFence(ctx, lease, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE spark_submit_status SET `+flag+` = TRUE, phase = ?, step = ?, stepChangedAtMs = ?,
-			lastSubmissionId = NULLIF(?, ''), lastError = NULL WHERE id = ? AND phase = ? AND step = ?`,
-			next, StepWaiting, s.now().UnixMilli(), submissionID, r.ID, r.Phase, StepSubmitting)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fault.Conflictf("replay %d changed since it was read", r.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("replay %d: complete phase %s: %w", r.ID, r.Phase, err)
+	if err := s.d.Store.CompleteSparkReplayPhase(ctx, lease, r.ID, r.Phase, next, StepWaiting, StepSubmitting, submissionID, s.now()); err != nil {
+		return err
 	}
 	if r.Phase == PhaseTimestamp {
 		r.SubmittedForOffsetsTimestamp = true
@@ -663,21 +599,7 @@ func (s *Supervisor) completeReplayPhase(ctx context.Context, lease store.Lease,
 }
 
 func (s *Supervisor) saveReplayError(ctx context.Context, id int64, cause error) {
-	_, err := s.d.Store.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE spark_submit_status SET lastError = ? WHERE id = ?`,
-		truncate(cause.Error(), 1024), id)
-	if err != nil {
+	if err := s.d.Store.SaveSparkReplayError(context.WithoutCancel(ctx), id, cause.Error()); err != nil {
 		s.log.ErrorContext(ctx, "record replay error", "replay", id, "error", err.Error())
 	}
-}
-
-func (s *Supervisor) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.d.Store.SQL().BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }

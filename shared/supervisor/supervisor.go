@@ -8,11 +8,11 @@ package supervisor
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/logwise/controlplane/shared/config"
@@ -31,12 +31,30 @@ type Cluster interface {
 	Kill(ctx context.Context, submissionID string) error
 }
 
-// Store is the part of the database the supervisor uses (*store.DB).
+// Store is the part of the database the supervisor uses (*store.DB): typed methods only, so
+// that a map-backed fake can stand in for it.
 type Store interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (store.Lease, error)
 	ReleaseLease(ctx context.Context, l store.Lease) error
-	WithFence(ctx context.Context, l store.Lease, fn func(*sql.Tx) error) error
-	SQL() *sql.DB
+	SparkSupervision(ctx context.Context, tenant string) (store.Supervision, error)
+	CountedSubmissions(ctx context.Context, tenant string, from time.Time) ([]time.Time, error)
+	RecordSubmissionAttempt(ctx context.Context, l store.Lease, s store.SparkSubmission) (int64, error)
+	RecordSubmissionOutcome(ctx context.Context, id int64, submissionID, outcome, message, master string) error
+	EnterCrashLoop(ctx context.Context, l store.Lease, tenant, reason string, seen uint64, now time.Time) (bool, error)
+	SetSupervisionByOperator(ctx context.Context, tenant, operator, state, reason string, now time.Time) (string, error)
+	SparkSubmissions(ctx context.Context, tenant string, limit int) ([]store.SparkSubmission, error)
+	SetSparkReplayStep(ctx context.Context, l store.Lease, id int64, phase, from, to string, cleaned bool, now time.Time) error
+	CompleteSparkReplayPhase(ctx context.Context, l store.Lease, id int64, phase, next, waiting, submitting, submissionID string, now time.Time) error
+	EndSparkReplay(ctx context.Context, l store.Lease, id int64, by, reason string, now time.Time) error
+	ApproveSparkReplay(ctx context.Context, id int64, by string, now time.Time) error
+	SaveSparkReplayError(ctx context.Context, id int64, msg string) error
+	SparkReplays(ctx context.Context, tenant string) ([]store.SparkReplay, error)
+	SparkReplayByID(ctx context.Context, tenant string, id int64) (store.SparkReplay, error)
+	OpenSparkReplay(ctx context.Context, tenant string) (*store.SparkReplay, error)
+	CreateSparkReplay(ctx context.Context, r store.SparkReplay, now time.Time) (int64, error)
+	AdoptSparkReplay(ctx context.Context, l store.Lease, r store.SparkReplay, now time.Time) (int64, error)
+	SparkReplayOfPipelineExists(ctx context.Context, pipelineID string) (bool, error)
+	ChangeSparkReplay(ctx context.Context, tenant string, id int64, now time.Time, decide func(store.SparkReplay) (store.ReplayChange, error)) error
 }
 
 // Recorder writes automatic actions to the execution log (*executions.Log).
@@ -80,7 +98,18 @@ type Supervisor struct {
 	log   *slog.Logger
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+
+	mu sync.Mutex
+	// masterSeen is the master status each tenant's last check saw, so that a master that
+	// is not ALIVE is logged once per change, not on every poll.
+	masterSeen map[string]spark.RecoveryState
 }
+
+// RunParallel is how many tenants' Runs one sparkmonitor invocation runs at once. A Run
+// spends its minute sleeping between polls, so they all run together: with the runner's
+// default of 4, tenants beyond the first few were never checked before the function's
+// timeout (4 at a time × 60 s each). The store's pool bounds the concurrent queries.
+const RunParallel = 512
 
 // LeaseTTL is the lease Check takes for one check.
 const LeaseTTL = 2 * time.Minute
@@ -99,7 +128,7 @@ func New(d Deps) *Supervisor {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &Supervisor{d: d, log: l, now: time.Now, sleep: sleepCtx}
+	return &Supervisor{d: d, log: l, now: time.Now, sleep: sleepCtx, masterSeen: map[string]spark.RecoveryState{}}
 }
 
 // SetClock replaces the clock and the sleep between polls (tests).
@@ -141,6 +170,8 @@ type Result struct {
 	SupervisionState string              `json:"supervisionState,omitempty"`
 	NotBefore        *time.Time          `json:"notBefore,omitempty"`
 	Replay           *ReplayStatus       `json:"replay,omitempty"`
+	// Error is why the check failed (in a Run's report; Check returns it as its error).
+	Error string `json:"error,omitempty"`
 }
 
 // Report is what a scheduled Run did, one Result per poll.
@@ -191,6 +222,9 @@ func (s *Supervisor) busy(ctx context.Context, t config.Tenant) Result {
 // Run is the scheduled monitor of one tenant, under a lease its caller holds: it checks every
 // monitor.pollIntervalSeconds for up to monitor.durationSeconds, stops once it has submitted
 // (or the tenant entered CRASH_LOOP), and starts no check that could outlive ctx's deadline.
+// A failed check is logged and reported, and polling goes on: a master unreachable for one
+// poll must not leave the job unwatched for the rest of the minute. Run returns the last
+// check's error, if it failed.
 func (s *Supervisor) Run(ctx context.Context, t config.Tenant, lease store.Lease) (Report, error) {
 	interval := time.Duration(t.Spark.Monitor.PollIntervalSeconds) * time.Second
 	duration := time.Duration(t.Spark.Monitor.DurationSeconds) * time.Second
@@ -204,22 +238,27 @@ func (s *Supervisor) Run(ctx context.Context, t config.Tenant, lease store.Lease
 	start := s.now()
 	for {
 		res, err := s.check(ctx, t, lease, Options{Trigger: "schedule"})
-		rep.Checks = append(rep.Checks, res)
 		if err != nil {
-			return rep, err
+			res.Error = err.Error()
+			s.log.WarnContext(ctx, "spark monitor check failed; polling goes on", "tenant", t.Name, "error", err.Error())
+			if errors.Is(err, store.ErrStaleToken) {
+				rep.Checks = append(rep.Checks, res)
+				return rep, err // the lease was taken over: another invocation watches the job
+			}
 		}
+		rep.Checks = append(rep.Checks, res)
 		if res.Action == Submit || res.Action == EnterCrashLoop || res.Action == ReplaySubmit {
-			return rep, nil
+			return rep, err // a refused submission is counted; the next run backs off
 		}
 		next := s.now().Add(interval)
 		if next.Sub(start) >= duration {
-			return rep, nil
+			return rep, err
 		}
 		if dl, ok := ctx.Deadline(); ok && dl.Sub(next) < checkBudget {
-			return rep, nil
+			return rep, err
 		}
-		if err := s.sleep(ctx, interval); err != nil {
-			return rep, nil // ctx ended (deadline, or the lease was lost): stop cleanly
+		if serr := s.sleep(ctx, interval); serr != nil {
+			return rep, err // ctx ended (deadline, or the lease was lost): stop cleanly
 		}
 	}
 }
@@ -233,10 +272,14 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	}
 	obs, err := s.observe(ctx, t, cluster)
 	if err != nil {
+		// Metrics on every check, whatever failed: an alarm that treats missing data as
+		// fine must still see the driver down.
+		s.emit(t.Name, map[string]float64{"SparkMasterReachable": 0, "SparkDriverAlive": 0})
 		return res, err
 	}
+	s.noteMaster(ctx, t.Name, obs.Master.Status)
 	s.adoptReplays(ctx, t, lease)
-	replay, err := s.openReplay(ctx, s.d.Store.SQL(), t.Name, false)
+	replay, err := s.openReplay(ctx, t.Name)
 	if err != nil {
 		return res, err
 	}
@@ -259,9 +302,17 @@ func (s *Supervisor) check(ctx context.Context, t config.Tenant, lease store.Lea
 	}
 	res = s.result(t, obs, d)
 	res.Replay = replayStatus
-	s.emit(t.Name, map[string]float64{"SparkDriverAlive": boolf(len(d.Alive) > 0),
-		"SparkCrashLoop": boolf(obs.Budget.State == StateCrashLoop || d.Action == EnterCrashLoop)})
+	s.emit(t.Name, map[string]float64{"SparkMasterReachable": 1, "SparkDriverAlive": boolf(d.Running()),
+		"SparkDriverWaitingForWorkers": boolf(d.Action == WaitForWorkers),
+		"SparkCrashLoop":               boolf(obs.Budget.State == StateCrashLoop || d.Action == EnterCrashLoop)})
 	switch d.Action {
+	case WaitForWorkers:
+		s.log.WarnContext(ctx, "spark driver cannot start: no alive worker", "tenant", t.Name, "driver", d.Alive[0].ID,
+			"aliveWorkers", obs.Master.AliveWorkers, "reason", d.Reason)
+	case Keep:
+		if len(d.Duplicates) > 0 {
+			return s.killDuplicates(ctx, t, cluster, obs, d, opts, res)
+		}
 	case Submit:
 		return s.submit(ctx, t, lease, cluster, obs, d.Reason, opts, resubmitTimestamp(replay), res)
 	case EnterCrashLoop:
@@ -332,7 +383,7 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 	case subErr != nil:
 		outcome, msg = "FAILED", subErr.Error()
 	}
-	if err := s.recordOutcome(context.WithoutCancel(ctx), rowID, sub.ID, outcome, msg, sub.Master); err != nil {
+	if err := s.d.Store.RecordSubmissionOutcome(context.WithoutCancel(ctx), rowID, sub.ID, outcome, msg, sub.Master); err != nil {
 		s.log.ErrorContext(ctx, "record submission outcome", "tenant", t.Name, "submission", sub.ID, "error", err.Error())
 	}
 	status := executions.Succeeded
@@ -352,8 +403,47 @@ func (s *Supervisor) submit(ctx context.Context, t config.Tenant, lease store.Le
 	return res, nil
 }
 
+// killDuplicates kills every alive driver of the job but the one kept (Decide: the newest
+// RUNNING one), records each kill and counts them: two drivers on one checkpoint corrupt it.
+func (s *Supervisor) killDuplicates(ctx context.Context, t config.Tenant, cluster Cluster, obs Observation, d Decision, opts Options, res Result) (Result, error) {
+	killed := 0
+	var errs []error
+	for _, dup := range d.Duplicates {
+		err := cluster.Kill(ctx, dup.ID)
+		if err != nil && !errors.Is(err, spark.ErrAlreadyFinished) {
+			errs = append(errs, fmt.Errorf("kill duplicate driver %s of tenant %s: %w", dup.ID, t.Name, err))
+			continue
+		}
+		killed++
+		s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkKill", Trigger: opts.Trigger, Inputs: inputs(obs),
+			Description: fmt.Sprintf("Kill duplicate driver %s of the job; %s is kept", dup.ID, d.Alive[0].ID),
+			Rule:        "one driver of the job at a time: all but the newest RUNNING one (else the newest) are killed",
+			Outcome:     map[string]any{"driverId": dup.ID, "state": dup.State, "kept": d.Alive[0].ID}})
+		s.log.WarnContext(ctx, "killed duplicate spark driver", "tenant", t.Name, "driver", dup.ID, "state", dup.State, "kept", d.Alive[0].ID)
+	}
+	s.emit(t.Name, map[string]float64{"SparkDuplicateDriversKilled": float64(killed)})
+	return res, errors.Join(errs...)
+}
+
+// noteMaster logs a master that is not ALIVE at WARN, once per change of its state (and its
+// return to ALIVE at INFO): the reason otherwise went only to the invocation's result.
+func (s *Supervisor) noteMaster(ctx context.Context, tenant string, status spark.RecoveryState) {
+	s.mu.Lock()
+	prev, seen := s.masterSeen[tenant]
+	s.masterSeen[tenant] = status
+	s.mu.Unlock()
+	switch {
+	case seen && prev == status:
+	case status != spark.Alive:
+		s.log.WarnContext(ctx, "spark master is not ALIVE; nothing is submitted until it is", "tenant", tenant,
+			"status", statusName(status), "previous", string(prev))
+	case seen:
+		s.log.InfoContext(ctx, "spark master is ALIVE again", "tenant", tenant, "previous", string(prev))
+	}
+}
+
 func (s *Supervisor) enterCrashLoop(ctx context.Context, t config.Tenant, lease store.Lease, obs Observation, d Decision, opts Options, res Result) (Result, error) {
-	changed, err := s.setCrashLoop(ctx, lease, t.Name, d.Reason, obs.Budget.Version, s.now())
+	changed, err := s.d.Store.EnterCrashLoop(ctx, lease, t.Name, d.Reason, obs.Budget.Version, s.now())
 	if err != nil {
 		return res, fmt.Errorf("enter crash loop for tenant %s: %w", t.Name, err)
 	}
@@ -385,7 +475,7 @@ func (s *Supervisor) setOperatorState(ctx context.Context, tenant, operator, sta
 	if operator == "" {
 		return "", fault.Invalidf("operator is required")
 	}
-	prev, err := s.writeOperatorState(ctx, tenant, operator, state, reason, s.now())
+	prev, err := s.d.Store.SetSupervisionByOperator(ctx, tenant, operator, state, reason, s.now())
 	if err != nil {
 		return "", fmt.Errorf("set supervision of tenant %s to %s: %w", tenant, state, err)
 	}
@@ -401,8 +491,8 @@ func (s *Supervisor) setOperatorState(ctx context.Context, tenant, operator, sta
 
 // State returns the tenant's supervision state (ACTIVE, CRASH_LOOP or PAUSED).
 func (s *Supervisor) State(ctx context.Context, tenant string) (string, error) {
-	st, _, _, err := s.supervision(ctx, s.d.Store.SQL(), tenant, false)
-	return st, err
+	sup, err := s.d.Store.SparkSupervision(ctx, tenant)
+	return sup.State, err
 }
 
 func (s *Supervisor) record(ctx context.Context, a executions.Action) {
@@ -416,7 +506,8 @@ func (s *Supervisor) record(ctx context.Context, a executions.Action) {
 
 func (s *Supervisor) emit(tenant string, values map[string]float64) {
 	ms := make([]metrics.Metric, 0, len(values))
-	for _, name := range []string{"SparkDriverAlive", "SparkSubmissions", "SparkCrashLoop"} {
+	for _, name := range []string{"SparkMasterReachable", "SparkDriverAlive", "SparkDriverWaitingForWorkers",
+		"SparkSubmissions", "SparkCrashLoop", "SparkDuplicateDriversKilled"} {
 		if v, ok := values[name]; ok {
 			ms = append(ms, metrics.Metric{Name: name, Value: v, Unit: metrics.Count})
 		}

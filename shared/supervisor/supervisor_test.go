@@ -205,8 +205,8 @@ func TestDriverStuckInSubmittedIsNotResubmitted(t *testing.T) {
 		if run == 1 && (len(rep.Checks) != 1 || last.Action != Submit) {
 			t.Fatalf("run 1: %+v, want one check that submits and stops", rep)
 		}
-		if run > 1 && (len(rep.Checks) != 4 || last.Action != Keep || last.DriverState != spark.Submitted) {
-			t.Errorf("run %d: %+v, want 4 polls keeping the SUBMITTED driver", run, rep)
+		if run > 1 && (len(rep.Checks) != 4 || last.Action != WaitForWorkers || last.DriverState != spark.Submitted) {
+			t.Errorf("run %d: %+v, want 4 polls waiting for workers for the SUBMITTED driver", run, rep)
 		}
 	}
 	if n := len(e.master.Submissions()); n != 1 {
@@ -353,6 +353,7 @@ func TestStaleLeaseSubmitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.advance(2 * time.Minute)
+	e.db.SkewDatabaseClock(2 * time.Minute) // leases expire on the database's clock
 	if _, err := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "new", time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +452,7 @@ func TestResumeWinsOverAStaleCrashLoopDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	lease, _ := e.db.AcquireLease(ctx, LeaseName(e.tenant.Name), "x", time.Minute)
-	changed, err := s.setCrashLoop(ctx, lease, e.tenant.Name, "decided on an old read", b.Version, e.clock.now())
+	changed, err := e.db.EnterCrashLoop(ctx, lease, e.tenant.Name, "decided on an old read", b.Version, e.clock.now())
 	if err != nil || changed {
 		t.Errorf("setCrashLoop on a stale version: changed=%v err=%v, want refused", changed, err)
 	}

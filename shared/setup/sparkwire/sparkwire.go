@@ -34,8 +34,9 @@ func New(env *setup.Env, b *buckets.Buckets) *supervisor.Supervisor {
 // due replays.
 func AddJobs(env *setup.Env, jobs *setup.Jobs, sup *supervisor.Supervisor) {
 	jobs.Add("sparkmonitor", setup.Job{
-		Keys: env.TenantNames,
-		TTL:  supervisor.LeaseTTL,
+		Keys:     env.TenantNames,
+		TTL:      supervisor.LeaseTTL,
+		Parallel: supervisor.RunParallel,
 		Run: func(ctx context.Context, key string, l store.Lease) (any, error) {
 			t, ok := env.Config.Tenant(key)
 			if !ok {
