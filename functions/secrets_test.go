@@ -97,7 +97,7 @@ tenants:
     objectStore: {aws: {bucket: logs-abc, endpointOverride: %q, pathStyle: true}}
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: %q, kafkaBrokerPort: %s, credentialsSecretArn: %q}
-    spark: {restUrl: %q, webUrl: %q, sparkJarPath: "s3a://jars/logwise.jar", s3aCredentialsSecretArn: %q, monitor: {pollIntervalSeconds: 1, durationSeconds: 2}}
+    spark: {restUrl: %q, webUrl: %q, sparkJarPath: "s3a://jars/logwise.jar", s3aCredentialsSecretArn: %q, restNetworkTrusted: true, monitor: {pollIntervalSeconds: 1, durationSeconds: 2}}
 `, arnDB, arnAdmin, arnPeer, arnTokens, pl.s3URL, kafkaHost, kafkaPort, arnKafka, pl.master.RestURL(), pl.master.WebURL(), arnS3A)
 
 	// atStart is what a function reads before its first event (the migrate function loads

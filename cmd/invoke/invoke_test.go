@@ -171,9 +171,15 @@ func TestEnvJSONForSAMLocal(t *testing.T) {
 		if section != "Parameters" && !slices.Contains([]string{"ApiFunction", "SparkMonitorFunction", "ScalerFunction", "DiscoveryFunction", "PeeringFunction"}, section) {
 			t.Errorf("env.json section %s is neither Parameters nor a function", section)
 		}
+		// Parameters go to every function (the Globals' Environment, 8 spaces in); a function's
+		// section to that function (its own Environment, 10 spaces in).
+		declared := "\n        "
+		if section != "Parameters" {
+			declared = "\n          "
+		}
 		for k := range vars {
-			if !strings.Contains(string(tmpl), "\n        "+k+":") {
-				t.Errorf("env.json sets %s, which the template's Environment does not declare: SAM would ignore it", k)
+			if !strings.Contains(string(tmpl), declared+k+":") {
+				t.Errorf("env.json sets %s in %s, which the template's Environment does not declare there: SAM would ignore it", k, section)
 			}
 		}
 	}

@@ -126,7 +126,12 @@ func seriesKey(namespace, name string, dims map[string]string) string {
 }
 
 // The names the template's dashboard gives the local stand-ins of AWS resources.
-const localAPIID = "local-http-api"
+const (
+	localAPIID = "local-http-api"
+	// localDeadLetterQueue stands for the interlink's dead-letter queue: the local interlink is
+	// in process and dead-letters nothing, so its depth is always 0.
+	localDeadLetterQueue = "local-interlink-dead-letters"
+)
 
 // functionOfJob is the template function a scheduled job runs in.
 var functionOfJob = map[string]string{"sparkmonitor": "SparkMonitorFunction", "scaler": "ScalerFunction",
@@ -138,6 +143,9 @@ func (m *metricStore) invocation(function string, failed bool) {
 	now := m.now()
 	m.record("AWS/Lambda", "Errors", dims, b2f(failed), now)
 	m.record("AWS/Lambda", "Throttles", dims, 0, now) // nothing throttles in one process
+	if function == "PeeringFunction" { // the function that consumes the interlink queue
+		m.record("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": localDeadLetterQueue}, 0, now)
+	}
 }
 
 // measureAPI records what API Gateway and Lambda measure of each request.
@@ -207,12 +215,14 @@ type widget struct {
 // newDashboard parses the template's DashboardBody, its ${...} references resolved to the
 // local stand-ins' names.
 func newDashboard(body string, metrics *metricStore, tick time.Duration) (*dashboard, error) {
-	body = regexp.MustCompile(`\$\{([A-Za-z0-9:]+)\}`).ReplaceAllStringFunc(body, func(ref string) string {
+	body = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`).ReplaceAllStringFunc(body, func(ref string) string {
 		switch name := ref[2 : len(ref)-1]; name {
 		case "AWS::Region":
 			return "local"
 		case "HttpApi":
 			return localAPIID
+		case "InterlinkDeadLetterQueue.QueueName":
+			return localDeadLetterQueue
 		default:
 			return name
 		}

@@ -263,6 +263,7 @@ tenants:
       webUrl: %q
       sparkJarPath: s3://jars/logwise.jar
       s3aCredentialsSecretArn: %q
+      restNetworkTrusted: true # the Spark stand-in speaks plain HTTP on loopback
       monitor: {pollIntervalSeconds: 1, durationSeconds: 1}
       cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}
 `, partition, region, a["admin"], peerPartition, a["peer"], a["topic"], tenant, a["token"], region, bucket,
