@@ -143,7 +143,7 @@ func (m *metricStore) invocation(function string, failed bool) {
 	now := m.now()
 	m.record("AWS/Lambda", "Errors", dims, b2f(failed), now)
 	m.record("AWS/Lambda", "Throttles", dims, 0, now) // nothing throttles in one process
-	if function == "PeeringFunction" { // the function that consumes the interlink queue
+	if function == "PeeringFunction" {                // the function that consumes the interlink queue
 		m.record("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": localDeadLetterQueue}, 0, now)
 	}
 }
