@@ -17,6 +17,10 @@ type Job struct {
 	// TTL is the lease duration; it must exceed one key's run (it is renewed meanwhile).
 	TTL time.Duration
 	Run reconcile.Job
+	// Tick, when set, is one tick's work (one check or one pass) for the functions that run
+	// each tick as its own invocation; Run may loop ticks inside one invocation (the local
+	// runner). Both run under the same lease, so they exclude each other.
+	Tick reconcile.Job
 }
 
 // Jobs is a function's table of scheduled jobs, filled by its wiring packages.
@@ -46,12 +50,27 @@ func (js *Jobs) Names() []string {
 
 // Run runs the named job for every key now.
 func (js *Jobs) Run(ctx context.Context, name string) (reconcile.Summary, error) {
+	return js.run(ctx, name, func(j Job) reconcile.Job { return j.Run })
+}
+
+// RunTick runs one tick of the named job for every key now: its Tick, or its Run when it
+// has none.
+func (js *Jobs) RunTick(ctx context.Context, name string) (reconcile.Summary, error) {
+	return js.run(ctx, name, func(j Job) reconcile.Job {
+		if j.Tick != nil {
+			return j.Tick
+		}
+		return j.Run
+	})
+}
+
+func (js *Jobs) run(ctx context.Context, name string, pick func(Job) reconcile.Job) (reconcile.Summary, error) {
 	j, ok := js.jobs[name]
 	if !ok {
 		return reconcile.Summary{}, fmt.Errorf("no job %q is wired in this deployment", name)
 	}
 	r := &reconcile.Runner{Leases: js.env.Store, Log: js.env.Log, Holder: js.env.Holder, TTL: j.TTL}
-	return r.Run(ctx, name, j.Keys(), j.Run)
+	return r.Run(ctx, name, j.Keys(), pick(j))
 }
 
 // Scheduled returns the Lambda handler of jobs triggered by an EventBridge schedule: each
