@@ -134,6 +134,24 @@ func procCPU(tb testing.TB, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
+// peakRSSMB is the process's peak resident memory (VmHWM), which must fit the function's
+// memory size.
+func peakRSSMB(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	tb.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
 // lambdaMBPerVCPU is the memory at which Lambda gives a function one full vCPU; below it the
 // CPU share is proportional to memory.
 const lambdaMBPerVCPU = 1769
@@ -219,6 +237,7 @@ func BenchmarkTickInvocation(b *testing.B) {
 			b.ReportMetric(ms(wall), "tick-ms")
 			b.ReportMetric(ms(cpu), "tick-cpu-ms")
 			b.ReportMetric(float64(len(p.Output.String())-log0)/float64(b.N), "log-bytes/tick")
+			b.ReportMetric(peakRSSMB(b, p.Cmd.Process.Pid), "peak-rss-mb")
 			for _, mb := range []int{128, 256, 512} {
 				b.ReportMetric(ms(throttled(startWall, startCPU, mb)), fmt.Sprintf("start-ms@%d", mb))
 				b.ReportMetric(ms(throttled(wall, cpu, mb)), fmt.Sprintf("tick-ms@%d", mb))
@@ -240,4 +259,44 @@ func withTenants(cfg string, n int) string {
 		fmt.Fprintf(&sb, "  - name: T%02d\n%s", i, strings.ReplaceAll(tenant, `"local-dev-token"`, fmt.Sprintf(`"token-%02d"`, i)))
 	}
 	return sb.String()
+}
+
+// TestPeeringBootstrapRunsEachPassAsAnInvocation invokes the built peering bootstrap with its
+// schedule (one pass, the minute's later passes queued: testConfig's 200 ms interval rounds
+// to 1 s, so 59 of them) and with one queued tick (one pass), and checks that a stale tick
+// runs no pass.
+func TestPeeringBootstrapRunsEachPassAsAnInvocation(t *testing.T) {
+	pl := newPipeline(t)
+	pl.peerDSN = storetestDSN(t, storetest.New(t))
+	q := newTickQueue(t, "peering-ticks")
+	p := startWith(t, "peering", testConfig(t, pl), q.env...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var sum reconcile.Summary
+	if res, err := p.InvokeJSON(ctx, event(t, "peering-schedule.json"), &sum); err != nil || res.Error {
+		t.Fatalf("schedule: %v %s", err, res.Body)
+	}
+	if sum.Job != "peeringcopier" || len(sum.Results) != 1 || sum.Results[0].Outcome != reconcile.Done {
+		t.Fatalf("schedule: %+v; want one pass done", sum)
+	}
+	if n := q.queued(t); n != 59 {
+		t.Fatalf("queued %d ticks, want 59 (every second of the minute after the first)", n)
+	}
+	for _, c := range []struct {
+		name   string
+		minute time.Time
+		passes int
+	}{
+		{"due now", time.Now(), 1},
+		{"stale: its next tick was due a minute ago", time.Now().Add(-2 * time.Minute), 0},
+	} {
+		var sums []reconcile.Summary
+		body := ticks.Encode(ticks.Tick{Job: "peeringcopier", Minute: c.minute, Interval: time.Second})
+		if res, err := p.InvokeJSON(ctx, sqsEventOf(body), &sums); err != nil || res.Error {
+			t.Fatalf("%s: %v %s", c.name, err, res.Body)
+		}
+		if len(sums) != c.passes {
+			t.Errorf("%s: %d passes (%+v), want %d", c.name, len(sums), sums, c.passes)
+		}
+	}
 }
