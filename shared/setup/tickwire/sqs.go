@@ -15,23 +15,24 @@ import (
 	"github.com/logwise/controlplane/shared/ticks"
 )
 
-// SQSAPI is the part of the SQS client the sender uses (*sqs.Client).
-type SQSAPI interface {
-	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
-}
+// SendBatchFunc is the SQS client's SendMessageBatch. The client is reached through this
+// method value, never stored in a field of a type converted to an interface: the X-Ray SDK
+// links text/template, whose reflection would make the linker keep every method of the client
+// (as apiwire's invokeFunc).
+type SendBatchFunc func(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 
 // SQS sends ticks to a queue, ten to a request (SQS bills each SendMessageBatch as one
 // request), each with DelaySeconds until it is due.
 type SQS struct {
-	API SQSAPI
-	URL string
-	Now func() time.Time
+	SendBatch SendBatchFunc
+	URL       string
+	Now       func() time.Time
 }
 
 // NewSQS returns the sender to queue url (the endpoint can be overridden with
 // AWS_ENDPOINT_URL_SQS).
 func NewSQS(cfg aws.Config, url string) *SQS {
-	return &SQS{API: sqs.NewFromConfig(cfg), URL: url, Now: time.Now}
+	return &SQS{SendBatch: sqs.NewFromConfig(cfg).SendMessageBatch, URL: url, Now: time.Now}
 }
 
 // Send enqueues ts. A tick that SQS refuses is named in the error; the others are sent.
@@ -47,7 +48,7 @@ func (q *SQS) Send(ctx context.Context, ts []ticks.Tick) error {
 				DelaySeconds: int32(ticks.Delay(t, now) / time.Second),
 			})
 		}
-		out, err := q.API.SendMessageBatch(ctx, in)
+		out, err := q.SendBatch(ctx, in)
 		if err != nil {
 			return fmt.Errorf("send ticks to %s: %w", q.URL, err)
 		}

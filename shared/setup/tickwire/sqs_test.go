@@ -29,7 +29,7 @@ func (b *batches) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchIn
 func TestSendBatchesTenWithDelays(t *testing.T) {
 	t.Parallel()
 	api := &batches{}
-	q := &SQS{API: api, URL: "q", Now: func() time.Time { return minute.Add(300 * time.Millisecond) }}
+	q := &SQS{SendBatch: api.SendMessageBatch, URL: "q", Now: func() time.Time { return minute.Add(300 * time.Millisecond) }}
 	if err := q.Send(context.Background(), ticks.Plan("peeringcopier", minute, 5*time.Second, time.Minute, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestSQSRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := ticks.Plan("sparkmonitor", minute, time.Second, 3*time.Second, 0) // offsets 1 s and 2 s
-	q := &SQS{API: client, URL: aws.ToString(qo.QueueUrl), Now: func() time.Time { return minute.Add(time.Second) }}
+	q := &SQS{SendBatch: client.SendMessageBatch, URL: aws.ToString(qo.QueueUrl), Now: func() time.Time { return minute.Add(time.Second) }}
 	if err := q.Send(ctx, sent); err != nil {
 		t.Fatal(err)
 	}
