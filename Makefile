@@ -5,13 +5,14 @@ GO        ?= go
 GOARCH    ?= arm64
 GOFLAGS_BUILD := -tags lambda.norpc -trimpath -ldflags '-s -w -buildid='
 GOBUILD   = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build $(GOFLAGS_BUILD)
-FUNCTIONS = api sparkmonitor scaler discovery peering
+FUNCTIONS = api sparkmonitor scaler discovery peering migrate
 export GOPROXY ?= https://proxy.golang.org
 export GOFLAGS ?= -mod=readonly
 export AWS_XRAY_SDK_DISABLED ?= true
 
 .PHONY: all build test test-short run bench lint fmt vet invoke clean mariadb \
-	build-ApiFunction build-SparkMonitorFunction build-ScalerFunction build-DiscoveryFunction build-PeeringFunction
+	build-ApiFunction build-SparkMonitorFunction build-ScalerFunction build-DiscoveryFunction build-PeeringFunction \
+	build-MigrateFunction
 
 all: lint test
 
@@ -20,6 +21,7 @@ build-SparkMonitorFunction: ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functio
 build-ScalerFunction:       ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/scaler
 build-DiscoveryFunction:    ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/discovery
 build-PeeringFunction:      ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/peering
+build-MigrateFunction:      ; $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 
 ## build: every function's bootstrap for Lambda (linux/$(GOARCH)) under bin/<function>/
 build:

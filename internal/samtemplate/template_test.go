@@ -100,7 +100,8 @@ func TestFunctionsFollowTheBuildContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	fns := resources(t, "AWS::Serverless::Function")
-	want := map[string]string{"ApiFunction": "api", "SparkMonitorFunction": "sparkmonitor", "ScalerFunction": "scaler", "DiscoveryFunction": "discovery", "PeeringFunction": "peering"}
+	want := map[string]string{"ApiFunction": "api", "SparkMonitorFunction": "sparkmonitor", "ScalerFunction": "scaler", "DiscoveryFunction": "discovery", "PeeringFunction": "peering",
+		"MigrateFunction": "migrate"}
 	if len(fns) != len(want) {
 		t.Errorf("functions = %d, want %d", len(fns), len(want))
 	}
@@ -125,6 +126,19 @@ func TestFunctionsFollowTheBuildContract(t *testing.T) {
 		if name == "ApiFunction" {
 			if to := get(fn, "Properties", "Timeout"); to == nil || to.Value != "29" {
 				t.Errorf("ApiFunction.Timeout must stay within API Gateway's 29 s")
+			}
+			continue
+		}
+		if name == "MigrateFunction" {
+			// Run by a custom resource on deploy, never on a schedule; the others wait for it.
+			cr := resources(t, "Custom::SchemaMigration")["SchemaMigration"]
+			if st := get(cr, "Properties", "ServiceToken"); cr == nil || st == nil || !strings.HasPrefix(st.Value, "MigrateFunction.") {
+				t.Errorf("no Custom::SchemaMigration SchemaMigration whose ServiceToken is MigrateFunction")
+			}
+			for other := range want {
+				if d := get(fns[other], "DependsOn"); other != name && (d == nil || d.Value != "SchemaMigration") {
+					t.Errorf("%s must depend on SchemaMigration (it refuses an older schema)", other)
+				}
 			}
 			continue
 		}

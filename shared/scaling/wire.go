@@ -80,11 +80,6 @@ func NewActuator(ctx context.Context, s config.Spark, awsCfg aws.Config, wrapHTT
 	return nil, nil
 }
 
-// eksAPI is the part of the SDK's EKS client the actuator uses.
-type eksAPI interface {
-	DescribeCluster(ctx context.Context, in *eks.DescribeClusterInput, optFns ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
-}
-
 // eksTarget reaches an EKS cluster by name: its API endpoint and CA from eks:DescribeCluster
 // (a Lambda zip holds no CA file), apiServer and caFile overriding each when set.
 func eksTarget(ctx context.Context, k config.ClusterKubernetes, awsCfg aws.Config) (KubernetesTarget, error) {
@@ -102,7 +97,10 @@ func eksTarget(ctx context.Context, k config.ClusterKubernetes, awsCfg aws.Confi
 		ca = b
 	}
 	if server == "" || ca == nil {
-		ep, data, err := describeEKS(ctx, eks.NewFromConfig(cfg), k.EKSClusterName)
+		c := eks.NewFromConfig(cfg) // called through a closure only: see newEC2Instances
+		ep, data, err := describeEKS(ctx, func(ctx context.Context, in *eks.DescribeClusterInput) (*eks.DescribeClusterOutput, error) {
+			return c.DescribeCluster(ctx, in)
+		}, k.EKSClusterName)
 		if err != nil {
 			return KubernetesTarget{}, err
 		}
@@ -117,8 +115,8 @@ func eksTarget(ctx context.Context, k config.ClusterKubernetes, awsCfg aws.Confi
 }
 
 // describeEKS returns an EKS cluster's API endpoint and CA bundle (PEM).
-func describeEKS(ctx context.Context, api eksAPI, name string) (string, []byte, error) {
-	out, err := api.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+func describeEKS(ctx context.Context, describe func(context.Context, *eks.DescribeClusterInput) (*eks.DescribeClusterOutput, error), name string) (string, []byte, error) {
+	out, err := describe(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
 	if err != nil {
 		var apiErr smithy.APIError
 		if errors.As(err, &apiErr) {

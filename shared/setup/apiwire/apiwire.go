@@ -95,7 +95,7 @@ func forwarder(env *setup.Env, peerNow interlink.PeerNow) *interlink.Forwarder {
 			o.BaseEndpoint = aws.String(cfg.Interlink.EndpointOverride)
 		}
 	})
-	fw := &interlink.Forwarder{SNS: snsClient, Topic: topic, Log: env.Log,
+	fw := &interlink.Forwarder{SNS: publishFunc(snsClient.Publish), Topic: topic, Log: env.Log,
 		Flagger: interlink.NewFlagger(cfg.Interlink.MaxRemembered, cfg.Interlink.MaxRepeats, time.Duration(cfg.Interlink.WindowSeconds)*time.Second)}
 	fn := cfg.Interlink.PeeringFunction
 	if fn == "" {
@@ -105,7 +105,7 @@ func forwarder(env *setup.Env, peerNow interlink.PeerNow) *interlink.Forwarder {
 	case peerNow != nil:
 		fw.PeerNow = peerNow
 	case fn != "":
-		fw.PeerNow = lambdaNow{client: lambda.NewFromConfig(env.AWS), function: fn}
+		fw.PeerNow = lambdaNow{invoke: lambdaInvoke(env), function: fn}
 	}
 	return fw
 }
@@ -157,33 +157,44 @@ func resolveTokens(ctx context.Context, env *setup.Env) error {
 // reports (the one just posted included) and applies. With no function named, decisions are
 // recorded only.
 func ViaScaler(env *setup.Env, function string) scalewire.Actuators {
-	var client *lambda.Client
+	var invoke invokeFunc
 	if function != "" {
-		client = lambda.NewFromConfig(env.AWS)
+		invoke = lambdaInvoke(env)
 	}
 	return func(t config.Tenant) scaling.Actuator {
 		switch t.Spark.Cluster.ClusterType {
 		case "kubernetes", "k8s", "asg":
-			if client != nil {
-				return scalerInvoke{client: client, function: function, tenant: t.Name}
+			if invoke != nil {
+				return scalerInvoke{invoke: invoke, function: function, tenant: t.Name}
 			}
 		}
 		return nil
 	}
 }
 
-// invoker is the part of the Lambda client the asynchronous invokes use.
-type invoker interface {
-	Invoke(ctx context.Context, in *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+// invokeFunc is the Lambda client's Invoke. The SDK clients are reached through closures
+// (method values), never stored as fields of a type converted to an interface: the X-Ray SDK
+// links text/template, whose reflection would make the linker keep every method of such a
+// client (see scaling.newEC2Instances).
+type invokeFunc func(ctx context.Context, in *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+
+// lambdaInvoke returns the Lambda client's Invoke.
+func lambdaInvoke(env *setup.Env) invokeFunc { return lambda.NewFromConfig(env.AWS).Invoke }
+
+// publishFunc is the SNS client's Publish as an interlink.Publisher.
+type publishFunc func(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+
+func (f publishFunc) Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	return f(ctx, in, optFns...)
 }
 
 // invokeAsync invokes function with body, asynchronously (InvocationType Event).
-func invokeAsync(ctx context.Context, c invoker, function string, body any) error {
+func invokeAsync(ctx context.Context, invoke invokeFunc, function string, body any) error {
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload})
+	_, err = invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload})
 	if err != nil {
 		return fmt.Errorf("invoke %s: %w", function, err)
 	}
@@ -192,13 +203,13 @@ func invokeAsync(ctx context.Context, c invoker, function string, body any) erro
 
 // scalerInvoke is the API's actuator: it hands the decision to the scaler function.
 type scalerInvoke struct {
-	client   invoker
+	invoke   invokeFunc
 	function string
 	tenant   string
 }
 
 func (s scalerInvoke) Apply(ctx context.Context, d scaling.Decision, _ scaling.Cluster) (scaling.Applied, error) {
-	if err := invokeAsync(ctx, s.client, s.function, map[string]scalewire.ScaleNow{"scaleNow": {Tenant: s.tenant}}); err != nil {
+	if err := invokeAsync(ctx, s.invoke, s.function, map[string]scalewire.ScaleNow{"scaleNow": {Tenant: s.tenant}}); err != nil {
 		return scaling.Applied{}, fault.Wrap(fault.Unavailable, err, "send the decision for tenant %s to the scaler function", s.tenant)
 	}
 	return scaling.Applied{Target: d.Target, Note: "sent to the scaler function " + s.function + ", which applies it under the tenant's lease"}, nil
@@ -206,12 +217,12 @@ func (s scalerInvoke) Apply(ctx context.Context, d scaling.Decision, _ scaling.C
 
 // lambdaNow invokes the peering function asynchronously.
 type lambdaNow struct {
-	client   invoker
+	invoke   invokeFunc
 	function string
 }
 
 func (n lambdaNow) RequestCopy(ctx context.Context, peerID string, t executions.Type, ids []string) error {
-	return invokeAsync(ctx, n.client, n.function, map[string]interlink.CopyNowRequest{"copyNow": {PeerID: peerID, ExecutionType: string(t), IDs: ids}})
+	return invokeAsync(ctx, n.invoke, n.function, map[string]interlink.CopyNowRequest{"copyNow": {PeerID: peerID, ExecutionType: string(t), IDs: ids}})
 }
 
 // ownerHealth answers the takeover's question from the copier's contact records.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -78,6 +79,12 @@ func (s *Scaling) AddJobs(jobs *setup.Jobs) {
 	})
 }
 
+// leaseWaits and leaseWait bound how long scaleNow waits for the API's lease.
+const (
+	leaseWaits = 4
+	leaseWait  = 500 * time.Millisecond
+)
+
 // ScaleNow is the event the API sends the scaler function after deciding on a tenant's
 // report: {"scaleNow":{"tenant":"..."}}.
 type ScaleNow struct {
@@ -103,6 +110,16 @@ func (s *Scaling) Handler(jobs *setup.Jobs) func(context.Context, json.RawMessag
 			return scheduled(ctx, sched)
 		}
 		res, err := s.Service.Run(ctx, ev.ScaleNow.Tenant)
+		// The API sends this while it still holds the lease it decided under (it releases it
+		// right after recording): wait for it a little before leaving the decision to the
+		// next scheduled run.
+		for wait := 0; errors.Is(err, store.ErrLeaseHeld) && wait < leaseWaits; wait++ {
+			select {
+			case <-ctx.Done():
+			case <-time.After(leaseWait):
+				res, err = s.Service.Run(ctx, ev.ScaleNow.Tenant)
+			}
+		}
 		if errors.Is(err, store.ErrLeaseHeld) {
 			s.env.Log.InfoContext(ctx, "scale now skipped: a scaler run holds the lease", "tenant", ev.ScaleNow.Tenant)
 			return map[string]string{"skipped": "a scaler run holds the tenant's lease and decides from the stored report"}, nil
@@ -155,14 +172,16 @@ type Admin struct {
 	tenant config.Tenant
 	env    *setup.Env
 	mu     sync.Mutex
-	adm    *kadm.Client
+	// adm returns the connected client (nil before). A closure, not a *kadm.Client field:
+	// see scaling.newEC2Instances on why clients stay out of fields of interface-held types.
+	adm func() *kadm.Client
 }
 
 func (a *Admin) client(ctx context.Context) (*kadm.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.adm != nil {
-		return a.adm, nil
+		return a.adm(), nil
 	}
 	t := a.tenant
 	creds := kafka.Credentials{User: t.Kafka.ConfluentAPIKey, Password: t.Kafka.ConfluentAPISecret}
@@ -181,7 +200,7 @@ func (a *Admin) client(ctx context.Context) (*kadm.Client, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Unavailable, err, "tenant %s: kafka", t.Name)
 	}
-	a.adm = adm
+	a.adm = func() *kadm.Client { return adm }
 	return adm, nil
 }
 
