@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -19,6 +20,13 @@ import (
 // a message saying so, only when moto_server is not installed.
 func Start(t testing.TB) string {
 	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with extra environment for moto_server, such as
+// INITIAL_NO_AUTH_ACTION_COUNT=N (IAM enforcement after N calls).
+func StartWith(t testing.TB, env ...string) string {
+	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		t.Skip("moto_server is not installed on this machine; this test needs it (it ships with the machine image)")
@@ -30,6 +38,9 @@ func Start(t testing.TB) string {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the pyenv shim forks: stop the whole group
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto_server: %v", err)
