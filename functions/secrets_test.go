@@ -100,19 +100,24 @@ tenants:
     spark: {restUrl: %q, webUrl: %q, sparkJarPath: "s3a://jars/logwise.jar", s3aCredentialsSecretArn: %q, monitor: {pollIntervalSeconds: 1, durationSeconds: 2}}
 `, arnDB, arnAdmin, arnPeer, arnTokens, pl.s3URL, kafkaHost, kafkaPort, arnKafka, pl.master.RestURL(), pl.master.WebURL(), arnS3A)
 
+	// atStart is what a function reads before its first event (the migrate function loads
+	// nothing until invoked); want is what it has read after handling it.
 	tests := []struct {
 		function, event string
-		want            []string
+		atStart, want   []string
 	}{
-		{"migrate", "", []string{arnDB}},
-		{"api", "api-healthcheck-httpapi.json", []string{arnAdmin, arnDB, arnTokens}},
-		{"discovery", "discovery-schedule.json", []string{arnDB}},
-		{"sparkmonitor", "sparkmonitor-schedule.json", []string{arnDB, arnS3A}},
-		{"scaler", "scaler-schedule.json", []string{arnDB, arnKafka}},
-		{"peering", "peering-schedule.json", []string{arnDB, arnPeer}},
+		{"migrate", "", nil, []string{arnDB}},
+		{"api", "api-healthcheck-httpapi.json", []string{arnAdmin, arnDB, arnTokens}, nil},
+		{"discovery", "discovery-schedule.json", []string{arnDB}, nil},
+		{"sparkmonitor", "sparkmonitor-schedule.json", []string{arnDB}, []string{arnS3A}},
+		{"scaler", "scaler-schedule.json", []string{arnDB}, []string{arnKafka}},
+		{"peering", "peering-schedule.json", []string{arnDB}, []string{arnPeer}},
 	}
 	for _, tt := range tests {
 		p := start(t, tt.function, cfg, "AWS_ENDPOINT_URL_SECRETS_MANAGER="+smSrv.URL)
+		if got := sm.take(); !slices.Equal(got, tt.atStart) {
+			t.Errorf("%s read secrets %v at start, want exactly %v", tt.function, got, tt.atStart)
+		}
 		if tt.function == "peering" {
 			p.Runtime.Timeout = 8 * time.Second // the copier loops passes until 5 s before the deadline
 		}
@@ -127,7 +132,7 @@ tenants:
 			t.Fatalf("%s: %v %s\noutput:\n%s", tt.function, err, res.Body, p.Output.String())
 		}
 		if got := sm.take(); !slices.Equal(got, tt.want) {
-			t.Errorf("%s read secrets %v, want exactly %v", tt.function, got, tt.want)
+			t.Errorf("%s read secrets %v handling its event, want exactly %v", tt.function, got, tt.want)
 		}
 		for _, s := range []string{"kafka-pass-1", "s3a-secret-000001", "tenant-token-1", "admin-token-1"} {
 			if strings.Contains(p.Output.String(), s) {
