@@ -74,7 +74,7 @@ func build(t testing.TB, name string) string {
 	return filepath.Join(binDir, name)
 }
 
-func event(t *testing.T, file string) []byte {
+func event(t testing.TB, file string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "events", file))
 	if err != nil {
@@ -93,7 +93,7 @@ type pipeline struct {
 	peerDSN string // a peer region's database, for the peering function
 }
 
-func newPipeline(t *testing.T) *pipeline {
+func newPipeline(t testing.TB) *pipeline {
 	t.Helper()
 	m := sparktest.NewMaster(sparktest.Options{})
 	t.Cleanup(m.Close)
@@ -399,7 +399,7 @@ func mustExecSQL(t *testing.T, db *store.DB, q string) {
 }
 
 // storetestDSN returns the DSN of a store opened by storetest.
-func storetestDSN(t *testing.T, db *store.DB) string {
+func storetestDSN(t testing.TB, db *store.DB) string {
 	t.Helper()
 	var name string
 	if err := db.SQL().QueryRow("SELECT DATABASE()").Scan(&name); err != nil {

@@ -32,6 +32,9 @@ type Report struct {
 	Module  string
 	Runs    []PackageRun
 	Results []*Result
+	// CostModel is docs/cost-model.md, included as it is: a model computed from this
+	// benchmark's tick figures and published prices, kept beside the figures it rests on.
+	CostModel string
 }
 
 // find returns the result of benchmark name (e.g. "BenchmarkLambdaStart/api"), or nil.
@@ -70,6 +73,9 @@ func (r *Report) Render() string {
 	r.apiSection(&b)
 	r.supervisionSection(&b)
 	r.capabilitySection(&b)
+	if r.CostModel != "" {
+		b.WriteString(strings.TrimSpace(r.CostModel) + "\n\n")
+	}
 	r.allSection(&b)
 	r.runSection(&b)
 	return b.String()

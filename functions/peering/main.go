@@ -1,6 +1,7 @@
-// Command peering copies executions from the peer regions' databases every minute (looping
-// passes until shortly before its deadline), applies interlink events from the region's SQS
-// queue, and copies named executions on demand.
+// Command peering copies executions from the peer regions' databases, one pass per
+// invocation (the minute's schedule runs the first and queues the others, every
+// peering.intervalMs, on the function's ticks queue), applies interlink events from the
+// region's SQS queue, and copies named executions on demand.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/peerwire"
+	"github.com/logwise/controlplane/shared/setup/tickwire"
 )
 
 func main() {
@@ -17,5 +19,5 @@ func main() {
 	jobs := setup.NewJobs(env)
 	p := peerwire.New(env)
 	p.AddJobs(jobs)
-	lambda.Start(p.Handler(jobs))
+	lambda.Start(p.Handler(jobs, tickwire.New(env, jobs, "peeringcopier", p.TickInterval(), 0)))
 }

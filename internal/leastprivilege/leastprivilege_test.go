@@ -196,7 +196,8 @@ func (r *runner) run(stmts []statement) []string {
 
 // motoStatements is what moto can enforce of stmts: moto matches resources only for S3 and
 // SQS and evaluates no condition keys, so other resources become "*" (the recorder checks
-// them instead) and conditions are dropped; and moto names Lambda's invoke "lambda:Invoke".
+// them instead) and conditions are dropped; and moto names Lambda's invoke "lambda:Invoke" and
+// SQS's batch send "sqs:SendMessageBatch".
 func motoStatements(stmts []statement) []map[string]any {
 	var out []map[string]any
 	for _, st := range stmts {
@@ -205,6 +206,9 @@ func motoStatements(stmts []statement) []map[string]any {
 		for _, a := range st.Actions {
 			if a == "lambda:InvokeFunction" {
 				actions = append(actions, "lambda:Invoke")
+			}
+			if a == "sqs:SendMessage" {
+				actions = append(actions, "sqs:SendMessageBatch") // moto names the batch by its operation
 			}
 		}
 		if slices.ContainsFunc(st.Actions, func(a string) bool { return strings.HasPrefix(a, "s3:") || strings.HasPrefix(a, "sqs:") }) {

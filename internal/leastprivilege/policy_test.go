@@ -131,6 +131,11 @@ func functionARN(name string) string {
 	return "arn:aws:lambda:" + region + ":" + accountID + ":function:" + name
 }
 
+// queueURL is the URL of the queue the world creates for the template's queue id.
+func queueURL(id string) string {
+	return "https://sqs." + region + ".amazonaws.com/" + accountID + "/" + id
+}
+
 // resolve evaluates v; absent is true for AWS::NoValue (the key or element is dropped).
 func (s *stack) resolve(v any) (out any, absent bool) {
 	switch v := v.(type) {
@@ -187,6 +192,9 @@ func (s *stack) intrinsic(fn string, arg any) (any, bool, bool) {
 		if p, ok := s.params[name]; ok {
 			return p, false, true
 		}
+		if fmt.Sprint(s.resources[name]["Type"]) == "AWS::SQS::Queue" {
+			return queueURL(name), false, true // the world creates the queue under its logical ID
+		}
 		return name, false, true // a resource: its logical ID stands for its name
 	case "Fn::GetAtt":
 		parts, _ := arg.([]any)
@@ -199,6 +207,14 @@ func (s *stack) intrinsic(fn string, arg any) (any, bool, bool) {
 		res, attr := fmt.Sprint(parts[0]), fmt.Sprint(parts[1])
 		if fmt.Sprint(s.resources[res]["Type"]) == "AWS::Lambda::Function" && attr == "Arn" {
 			return functionARN(res), false, true
+		}
+		if fmt.Sprint(s.resources[res]["Type"]) == "AWS::SQS::Queue" {
+			switch attr {
+			case "Arn":
+				return "arn:aws:sqs:" + region + ":" + accountID + ":" + res, false, true
+			case "QueueName":
+				return res, false, true
+			}
 		}
 		return "arn:aws:test:" + region + ":" + accountID + ":" + res + "/" + attr, false, true
 	case "Fn::Sub":

@@ -174,7 +174,9 @@ func describe(req *http.Request, body []byte) call {
 		return call{Action: "sns:" + op, Resources: []string{field("TopicArn")}}
 	case "sqs":
 		q := field("QueueUrl")
-		return call{Action: "sqs:" + op, Resources: []string{arn("sqs", q[strings.LastIndex(q, "/")+1:])}}
+		// A batch operation is authorised as its single-message action (SendMessageBatch is
+		// sqs:SendMessage).
+		return call{Action: "sqs:" + strings.TrimSuffix(op, "Batch"), Resources: []string{arn("sqs", q[strings.LastIndex(q, "/")+1:])}}
 	case "kms", "autoscaling", "ec2", "sts":
 		return call{Action: service + ":" + op, Resources: []string{"*"}}
 	case "lambda":

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/johannesboyne/gofakes3"
@@ -123,6 +124,13 @@ func newWorld(t *testing.T, admin moto) *world {
 	}
 	w.workerGroup(t, cfg)
 	w.invokedFunctions(t, cfg)
+	// The ticks queues the Spark monitor and peering send their minute's later ticks to, named
+	// by their logical IDs (as the stack resolves !Ref and !GetAtt of a queue).
+	for _, q := range []string{"SparkMonitorTicksQueue", "PeeringTicksQueue"} {
+		if _, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q)}); err != nil {
+			t.Fatalf("create queue %s: %v", q, err)
+		}
+	}
 
 	srv := newCFNReceiver(w.cfnResponses)
 	t.Cleanup(srv.Close)
@@ -264,7 +272,7 @@ tenants:
       sparkJarPath: s3://jars/logwise.jar
       s3aCredentialsSecretArn: %q
       restNetworkTrusted: true # the Spark stand-in speaks plain HTTP on loopback
-      monitor: {pollIntervalSeconds: 1, durationSeconds: 1}
+      monitor: {pollIntervalSeconds: 1, durationSeconds: 2} # one tick queued after the schedule's check
       cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}
 `, partition, region, a["admin"], peerPartition, a["peer"], a["topic"], tenant, a["token"], region, bucket,
 		broker, a["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL(), a["s3a"], workerGroup, region)

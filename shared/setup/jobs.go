@@ -24,6 +24,10 @@ type Job struct {
 	// own around every write (the peering copier: one fenced lease per peer), where a second,
 	// nested lease would only add a way to lock every peer out for a whole TTL.
 	Unleased bool
+	// Tick, when set, is one tick's work (one check or one pass) for the functions that run
+	// each tick as its own invocation; Run may loop ticks inside one invocation (the local
+	// runner). Both run under the same lease, so they exclude each other.
+	Tick reconcile.Job
 }
 
 // Jobs is a function's table of scheduled jobs, filled by its wiring packages.
@@ -53,24 +57,39 @@ func (js *Jobs) Names() []string {
 
 // Run runs the named job for every key now.
 func (js *Jobs) Run(ctx context.Context, name string) (reconcile.Summary, error) {
+	return js.run(ctx, name, func(j Job) reconcile.Job { return j.Run })
+}
+
+// RunTick runs one tick of the named job for every key now: its Tick, or its Run when it
+// has none.
+func (js *Jobs) RunTick(ctx context.Context, name string) (reconcile.Summary, error) {
+	return js.run(ctx, name, func(j Job) reconcile.Job {
+		if j.Tick != nil {
+			return j.Tick
+		}
+		return j.Run
+	})
+}
+
+func (js *Jobs) run(ctx context.Context, name string, pick func(Job) reconcile.Job) (reconcile.Summary, error) {
 	j, ok := js.jobs[name]
 	if !ok {
 		return reconcile.Summary{}, fmt.Errorf("no job %q is wired in this deployment", name)
 	}
 	if j.Unleased {
-		return js.runUnleased(ctx, name, j), nil
+		return js.runUnleased(ctx, name, j.Keys(), pick(j)), nil
 	}
 	r := &reconcile.Runner{Leases: js.env.Store, Log: js.env.Log, Holder: js.env.Holder, TTL: j.TTL, Parallel: j.Parallel}
-	return r.Run(ctx, name, j.Keys(), j.Run)
+	return r.Run(ctx, name, j.Keys(), pick(j))
 }
 
 // runUnleased runs every key of an unleased job in turn; a failed key is logged and reported
 // in the summary, and the others still run.
-func (js *Jobs) runUnleased(ctx context.Context, name string, j Job) reconcile.Summary {
+func (js *Jobs) runUnleased(ctx context.Context, name string, keys []string, run reconcile.Job) reconcile.Summary {
 	sum := reconcile.Summary{Job: name}
-	for _, key := range j.Keys() {
+	for _, key := range keys {
 		res := reconcile.Result{Key: key, Outcome: reconcile.Done}
-		detail, err := j.Run(ctx, key, store.Lease{})
+		detail, err := run(ctx, key, store.Lease{})
 		res.Detail = detail
 		if err != nil {
 			js.env.Log.ErrorContext(ctx, "job failed", "job", name, "key", key, "error", err.Error())

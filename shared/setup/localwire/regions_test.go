@@ -94,7 +94,7 @@ func deliver(t *testing.T, r *testRegion, sqsc *sqs.Client) {
 		recs = append(recs, map[string]string{"messageId": aws.ToString(m.MessageId), "body": aws.ToString(m.Body), "eventSource": "aws:sqs"})
 	}
 	raw, _ := json.Marshal(map[string]any{"Records": recs})
-	if _, err := r.app.Peering.Handler(r.app.jobs)(context.Background(), raw); err != nil {
+	if _, err := r.app.Peering.Handler(r.app.jobs, nil)(context.Background(), raw); err != nil {
 		t.Fatalf("%s applying its queue: %v", r.name, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/logwise/controlplane/shared/peering"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/linkwire"
+	"github.com/logwise/controlplane/shared/setup/tickwire"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/tracing"
 )
@@ -125,29 +126,39 @@ func (p *Peering) AddJobs(jobs *setup.Jobs) {
 	if !p.Enabled() {
 		return
 	}
+	withCopier := func(run func(*peering.Copier, context.Context) (peering.Summary, error)) func(context.Context, string, store.Lease) (any, error) {
+		return func(ctx context.Context, _ string, _ store.Lease) (any, error) {
+			c, err := p.Copier(ctx)
+			if c == nil {
+				return nil, err
+			}
+			sum, runErr := run(c, ctx)
+			return sum, errors.Join(runErr, err)
+		}
+	}
 	// Unleased: every write of the copier is fenced by its lease on the peer (peering/<peerId>),
 	// so overlapping invocations alternate on a peer and never both act; a job lease around
 	// them only let an invocation cut short by its deadline lock every peer out for its TTL.
 	jobs.Add("peeringcopier", setup.Job{
 		Keys:     func() []string { return []string{"copier"} },
 		Unleased: true,
-		Run: func(ctx context.Context, _ string, _ store.Lease) (any, error) {
-			c, err := p.Copier(ctx)
-			if c == nil {
-				return nil, err
-			}
-			sum, runErr := c.Run(ctx)
-			return sum, errors.Join(runErr, err)
-		},
+		Run:      withCopier((*peering.Copier).Run),     // passes until shortly before the deadline (local runner)
+		Tick:     withCopier((*peering.Copier).RunOnce), // one pass per invocation (the peering function)
 	})
 }
 
-// Handler is the peering function's Lambda handler. It takes three events: the
-// EventBridge schedule (run passes until shortly before the deadline), a batch from the
-// region's interlink SQS queue (apply the events addressed to this partition), and an
-// on-demand {"copyNow":{...}} invocation (copy those executions now, retrying a few times
-// because the owner applies the forwarded action asynchronously).
-func (p *Peering) Handler(jobs *setup.Jobs) func(context.Context, json.RawMessage) (any, error) {
+// TickInterval is the spacing of the peering function's passes (peering.intervalMs).
+func (p *Peering) TickInterval() time.Duration {
+	return time.Duration(p.env.Config.Peering.IntervalMs) * time.Millisecond
+}
+
+// Handler is the peering function's Lambda handler. It takes four events: the EventBridge
+// schedule (one pass now, the minute's later passes queued as ticks), a batch from its ticks
+// queue (one pass per tick), a batch from the region's interlink SQS queue (apply the events
+// addressed to this partition), and an on-demand {"copyNow":{...}} invocation (copy those
+// executions now, retrying a few times because the owner applies the forwarded action
+// asynchronously).
+func (p *Peering) Handler(jobs *setup.Jobs, tk *tickwire.Ticker) func(context.Context, json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var probe struct {
 			Records []struct {
@@ -165,6 +176,12 @@ func (p *Peering) Handler(jobs *setup.Jobs) func(context.Context, json.RawMessag
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				return nil, fmt.Errorf("decode SQS event: %w", err)
 			}
+			if tickwire.IsTickBatch(ev) {
+				if !jobs.Has("peeringcopier") {
+					return map[string]string{"skipped": "peering is not enabled in this deployment"}, nil
+				}
+				return tk.Consume(ctx, ev)
+			}
 			return p.Applier.HandleSQS(ctx, ev)
 		case probe.CopyNow != nil:
 			return p.CopyNow(ctx, *probe.CopyNow)
@@ -177,7 +194,7 @@ func (p *Peering) Handler(jobs *setup.Jobs) func(context.Context, json.RawMessag
 			if !jobs.Has("peeringcopier") {
 				return map[string]string{"skipped": "peering is not enabled in this deployment"}, nil
 			}
-			return jobs.Run(ctx, "peeringcopier")
+			return tk.Scheduled(ctx, events.EventBridgeEvent{})
 		}
 		return nil, fault.Invalidf("the peering function takes a schedule, an SQS batch or {\"copyNow\":{...}}")
 	}

@@ -6,6 +6,7 @@ package sparkwire
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/logstore"
@@ -31,18 +32,29 @@ func New(env *setup.Env, b *buckets.Buckets) *supervisor.Supervisor {
 }
 
 // AddJobs registers the sparkmonitor job: per tenant, keep the streaming job alive and run
-// due replays.
+// due replays. Run polls for the minute inside one invocation (the local runner); Tick is one
+// check (the sparkmonitor function, one invocation per tick).
 func AddJobs(env *setup.Env, jobs *setup.Jobs, sup *supervisor.Supervisor) {
-	jobs.Add("sparkmonitor", setup.Job{
-		Keys:     env.TenantNames,
-		TTL:      supervisor.LeaseTTL,
-		Parallel: supervisor.RunParallel,
-		Run: func(ctx context.Context, key string, l store.Lease) (any, error) {
+	perTenant := func(poll func(context.Context, config.Tenant, store.Lease) (supervisor.Report, error)) func(context.Context, string, store.Lease) (any, error) {
+		return func(ctx context.Context, key string, l store.Lease) (any, error) {
 			t, ok := env.Config.Tenant(key)
 			if !ok {
 				return nil, fmt.Errorf("tenant %s is not configured", key)
 			}
-			return sup.Run(ctx, *t, l)
-		},
+			return poll(ctx, *t, l)
+		}
+	}
+	jobs.Add("sparkmonitor", setup.Job{
+		Keys:     env.TenantNames,
+		TTL:      supervisor.LeaseTTL,
+		Parallel: supervisor.RunParallel,
+		Run:      perTenant(sup.Run),
+		Tick:     perTenant(sup.Poll),
 	})
+}
+
+// TickSchedule is the spacing of the sparkmonitor function's ticks and how long after each
+// schedule they go on (supervisor.TickSchedule over the configured tenants).
+func TickSchedule(env *setup.Env) (interval, span time.Duration) {
+	return supervisor.TickSchedule(env.Config.Tenants)
 }
