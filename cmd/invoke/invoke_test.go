@@ -137,14 +137,15 @@ func TestEveryEventAsWritten(t *testing.T) {
 	}
 }
 
-// TestTimeoutIsTheTemplates: the template gives the API 29 s and the monitor 120 s (four
-// polls 15 s apart fit in one run); TestEveryEventAsWritten checks invoke uses them.
+// TestTimeoutIsTheTemplates: the template gives the API 29 s, the monitor 60 s (one check,
+// with a replay step's S3 deletes) and peering 30 s (one pass) now that each tick is its own
+// invocation; invoke reads them, so TestEveryEventAsWritten runs with them.
 func TestTimeoutIsTheTemplates(t *testing.T) {
 	tmpl, err := samtemplate.Load("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]time.Duration{"ApiFunction": 29 * time.Second, "SparkMonitorFunction": 120 * time.Second, "PeeringFunction": 70 * time.Second}
+	want := map[string]time.Duration{"ApiFunction": 29 * time.Second, "SparkMonitorFunction": 60 * time.Second, "PeeringFunction": 30 * time.Second}
 	for id, w := range want {
 		if got, err := tmpl.FunctionTimeout(id); err != nil || got != w {
 			t.Errorf("%s timeout %s (%v), want %s", id, got, err, w)

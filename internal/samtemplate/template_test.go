@@ -385,9 +385,13 @@ func TestAlarmsAreCompleteAndWatchEmittedMetrics(t *testing.T) {
 	if tm := get(down, "TreatMissingData"); tm == nil || tm.Value != "breaching" {
 		t.Errorf("the driver-down alarm must treat missing data as breaching")
 	}
-	dlq := get(alarms[watched["ApproximateNumberOfMessagesVisible"]], "Properties", "Dimensions")
-	if dlq == nil || !strings.Contains(get(dlq.Content[0], "Value").Value, "InterlinkDeadLetterQueue") {
-		t.Errorf("the dead-letter alarm must watch InterlinkDeadLetterQueue")
+	// Each dead-letter queue has its alarm (several alarms watch the same SQS metric, so look
+	// them up by name, not through watched).
+	for alarm, queue := range map[string]string{"InterlinkDeadLetterAlarm": "InterlinkDeadLetterQueue", "TicksDeadLetterAlarm": "TicksDeadLetterQueue"} {
+		dlq := get(alarms[alarm], "Properties", "Dimensions")
+		if dlq == nil || !strings.Contains(get(dlq.Content[0], "Value").Value, queue) {
+			t.Errorf("%s must watch %s", alarm, queue)
+		}
 	}
 	lag := get(alarms["PeeringLagAlarm"], "Properties")
 	if get(lag, "Threshold").Value != "60" || get(lag, "EvaluationPeriods").Value != "3" || get(lag, "ComparisonOperator").Value != "GreaterThanThreshold" {

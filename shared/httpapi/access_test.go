@@ -3,11 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/fault"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -124,8 +126,17 @@ type fakeReplays struct {
 	approvedBy string
 }
 
+// ListReplays lists only replays newer than f.replay, as the real list (the 100 newest)
+// does once a tenant has many: the approval check must not depend on the list.
 func (f *fakeReplays) ListReplays(context.Context, string) ([]supervisor.Replay, error) {
-	return []supervisor.Replay{f.replay}, nil
+	return []supervisor.Replay{{ID: f.replay.ID + 100, CreatedBy: "someone-else"}}, nil
+}
+
+func (f *fakeReplays) Replay(_ context.Context, _ string, id int64) (supervisor.Replay, error) {
+	if id != f.replay.ID {
+		return supervisor.Replay{}, fault.NotFoundf("no replay %d", id)
+	}
+	return f.replay, nil
 }
 
 func (f *fakeReplays) ApproveReplay(_ context.Context, _ string, _ int64, op string) (supervisor.Replay, error) {
@@ -214,4 +225,43 @@ func TestErrorsCarryNoSecretsOrDriverText(t *testing.T) {
 			t.Fatalf("answer %d %s; want 502 with the secrets masked", rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// fakeMonitor is a SparkService whose check finds the job's driver waiting for workers.
+type fakeMonitor struct {
+	SparkService
+	res supervisor.Result
+}
+
+func (f fakeMonitor) Check(context.Context, config.Tenant, supervisor.Options) (supervisor.Result, error) {
+	return f.res, nil
+}
+
+func TestMonitorSparkJobIsNoSuccessWhileTheDriverWaitsForWorkers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		res      supervisor.Result
+		wantCode int
+		wantErr  string
+	}{
+		{"driver running", supervisor.Result{Tenant: "ABC", Action: supervisor.Action("NONE"), DriverID: "driver-1", DriverState: "RUNNING"}, 200, ""},
+		{"driver submitted, no worker", supervisor.Result{Tenant: "ABC", Action: supervisor.WaitForWorkers, DriverID: "driver-1", DriverState: "SUBMITTED"}, 503, "NO_ALIVE_WORKERS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := testServer(t, Deps{SparkDeps: SparkDeps{Spark: fakeMonitor{res: tt.res}}})
+			code, body := do(t, s.Handler(), "POST", "/monitor-spark-job", `{}`, hdr("ABC", "token-abc-1"))
+			gotErr, _ := errCode(body).(string)
+			if code != tt.wantCode || gotErr != tt.wantErr {
+				t.Fatalf("%d %v; want %d %q", code, body, tt.wantCode, tt.wantErr)
+			}
+			if data, _ := body["data"].(map[string]any); tt.wantErr == "" && data["success"] != true {
+				t.Errorf("a running driver is not reported as success: %v", body)
+			}
+			if tt.wantErr != "" && !strings.Contains(fmt.Sprint(body["error"]), "no alive worker") {
+				t.Errorf("the error does not say why: %v", body["error"])
+			}
+		})
+	}
 }

@@ -19,6 +19,7 @@ type SparkService interface {
 	Submissions(ctx context.Context, tenant string, limit int) ([]supervisor.Submission, error)
 	CreateReplay(ctx context.Context, tenant string, req supervisor.ReplayRequest, operator string) (supervisor.Replay, error)
 	ListReplays(ctx context.Context, tenant string) ([]supervisor.Replay, error)
+	Replay(ctx context.Context, tenant string, id int64) (supervisor.Replay, error)
 	CancelReplay(ctx context.Context, tenant string, id int64, operator string) (supervisor.Replay, error)
 	ApproveReplay(ctx context.Context, tenant string, id int64, operator string) (supervisor.Replay, error)
 }
@@ -82,6 +83,12 @@ func (s *Server) monitorSparkJob(w http.ResponseWriter, r *http.Request, t *conf
 	res, err := svc.Check(r.Context(), *t, opts)
 	if err != nil {
 		return err
+	}
+	if res.Action == supervisor.WaitForWorkers {
+		// The check ran, but the job is not running: its driver waits for a worker to start on.
+		s.writeFailure(w, r, fault.New(fault.Unavailable, "the spark job of tenant %s is not running: its driver %s is %s and the master has no alive worker to start it on",
+			t.Name, res.DriverID, res.DriverState).WithCode("NO_ALIVE_WORKERS"), res)
+		return nil
 	}
 	writeData(w, http.StatusOK, struct {
 		message
@@ -212,14 +219,12 @@ func (s *Server) replayAction(approve bool) tenantHandlerFunc {
 
 // distinctApprover refuses the approval of replay id by the token that created it.
 func distinctApprover(r *http.Request, svc SparkService, tenant string, id int64) error {
-	reps, err := svc.ListReplays(r.Context(), tenant)
+	rep, err := svc.Replay(r.Context(), tenant, id)
 	if err != nil {
 		return err
 	}
-	for _, rep := range reps {
-		if rep.ID == id && rep.CreatedBy == actor(r) {
-			return errSameApprover(id)
-		}
+	if rep.CreatedBy == actor(r) {
+		return errSameApprover(id)
 	}
 	return nil
 }

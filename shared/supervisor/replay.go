@@ -552,6 +552,11 @@ func resubmitTimestamp(r *Replay) int64 {
 
 // ---- storage ----
 
+// Replay returns the tenant's replay id, open or not (NotFound when it has none).
+func (s *Supervisor) Replay(ctx context.Context, tenant string, id int64) (Replay, error) {
+	return s.replay(ctx, tenant, id)
+}
+
 func (s *Supervisor) replay(ctx context.Context, tenant string, id int64) (Replay, error) {
 	r, err := s.d.Store.SparkReplayByID(ctx, tenant, id)
 	return Replay(r), err
