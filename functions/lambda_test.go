@@ -162,7 +162,7 @@ func (p *pipeline) peeringYAML() string {
 	return fmt.Sprintf("\npeering: {enabled: true, intervalMs: 200, peers: [{id: eu-west-1, dsn: %q}]}", p.peerDSN)
 }
 
-func start(t *testing.T, name, cfg string, env ...string) *lambdarun.Process {
+func start(t testing.TB, name, cfg string, env ...string) *lambdarun.Process {
 	t.Helper()
 	p, err := lambdarun.Start(build(t, name), append([]string{"CONFIG_YAML=" + cfg, "AWS_LAMBDA_FUNCTION_NAME=" + name}, env...))
 	if err != nil {

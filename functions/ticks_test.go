@@ -63,28 +63,13 @@ func sqsEventOf(body string) []byte {
 	return b
 }
 
-func startWith(t testing.TB, name, cfg string, env ...string) *lambdarun.Process {
-	t.Helper()
-	p, err := lambdarun.Start(build(t, name), append([]string{"CONFIG_YAML=" + cfg, "AWS_LAMBDA_FUNCTION_NAME=" + name}, env...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Stop)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := p.WaitReady(ctx); err != nil {
-		t.Fatalf("%s bootstrap: %v", name, err)
-	}
-	return p
-}
-
 // TestSparkMonitorBootstrapRunsEachTickAsAnInvocation invokes the built bootstrap with its
 // schedule and then with the tick the schedule queued (read back from moto's SQS): each is one
 // check, and the schedule's invocation queued the minute's later ticks.
 func TestSparkMonitorBootstrapRunsEachTickAsAnInvocation(t *testing.T) {
 	pl := newPipeline(t)
 	q := newTickQueue(t, "sparkmonitor-ticks")
-	p := startWith(t, "sparkmonitor", testConfig(t, pl), q.env...)
+	p := start(t, "sparkmonitor", testConfig(t, pl), q.env...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var sum reconcile.Summary
@@ -269,7 +254,7 @@ func TestPeeringBootstrapRunsEachPassAsAnInvocation(t *testing.T) {
 	pl := newPipeline(t)
 	pl.peerDSN = storetestDSN(t, storetest.New(t))
 	q := newTickQueue(t, "peering-ticks")
-	p := startWith(t, "peering", testConfig(t, pl), q.env...)
+	p := start(t, "peering", testConfig(t, pl), q.env...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var sum reconcile.Summary
