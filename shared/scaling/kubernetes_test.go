@@ -234,21 +234,36 @@ func startAPIServer(t *testing.T) (*fakeAPIServer, *httptest.Server, []byte) {
 	return f, srv, ca
 }
 
+// sixPods scales the fake API server's Deployment to 6 pods and returns the actuator (with
+// every permission) and the Spark workers on those pods: worker-i on host(i).
+func sixPods(t *testing.T, srv *httptest.Server, ca []byte, host func(i int) string) (*Kubernetes, []Worker) {
+	t.Helper()
+	k, err := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Resize(context.Background(), 6); err != nil {
+		t.Fatal(err)
+	}
+	var workers []Worker
+	for i := 1; i <= 6; i++ {
+		workers = append(workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: host(i), State: "ALIVE"})
+	}
+	return k, workers
+}
+
+// podIP is the IP of the fake API server's pod spark-worker-i.
+func podIP(i int) string { return fmt.Sprintf("10.1.0.%d", i) }
+
 // TestKubernetesDownscaleKeepsTheDriverPod: the driver runs on the oldest pod, which a
 // ReplicaSet would remove first; the actuator protects it with a pod-deletion-cost.
 func TestKubernetesDownscaleKeepsTheDriverPod(t *testing.T) {
 	t.Parallel()
 	f, srv, ca := startAPIServer(t)
 	ctx := context.Background()
-	k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
-	if err := k.Resize(ctx, 6); err != nil {
-		t.Fatal(err)
-	}
 	// Spark workers on pods 1..6 (by pod IP); the driver is on spark-worker-1's worker.
-	c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}}}
-	for i := 1; i <= 6; i++ {
-		c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: fmt.Sprintf("10.1.0.%d", i), State: "ALIVE"})
-	}
+	k, workers := sixPods(t, srv, ca, podIP)
+	c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}}, Workers: workers}
 	a, err := k.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 4}, c)
 	if err != nil {
 		t.Fatal(err)
@@ -450,14 +465,8 @@ func TestKubernetesDownscaleMatchesWorkersByDNSName(t *testing.T) {
 		t.Run(host(1), func(t *testing.T) {
 			f, srv, ca := startAPIServer(t)
 			ctx := context.Background()
-			k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
-			if err := k.Resize(ctx, 6); err != nil {
-				t.Fatal(err)
-			}
-			c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}}}
-			for i := 1; i <= 6; i++ {
-				c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: host(i), State: "ALIVE"})
-			}
+			k, workers := sixPods(t, srv, ca, host)
+			c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "worker-1"}}, Workers: workers}
 			a, err := k.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 4}, c)
 			if err != nil {
 				t.Fatal(err)
@@ -489,18 +498,13 @@ func TestKubernetesDownscaleRefusedWhenTheDriverCannotBeMatched(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, srv, ca := startAPIServer(t)
 			ctx := context.Background()
-			k, _ := NewKubernetes(KubernetesTarget{Namespace: "logwise", Deployment: "spark-worker", Server: srv.URL, CAPEM: ca, Token: StaticToken("good")})
-			if err := k.Resize(ctx, 6); err != nil {
-				t.Fatal(err)
-			}
-			c := Cluster{Drivers: []Driver{tt.driver}}
-			for i := 1; i <= 6; i++ {
-				h := fmt.Sprintf("10.1.0.%d", i)
+			k, workers := sixPods(t, srv, ca, func(i int) string {
 				if i == 1 {
-					h = tt.host1
+					return tt.host1
 				}
-				c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("worker-%d", i), Host: h, State: "ALIVE"})
-			}
+				return podIP(i)
+			})
+			c := Cluster{Drivers: []Driver{tt.driver}, Workers: workers}
 			a, err := k.Apply(ctx, Decision{Action: Downscale, From: 6, Target: 4}, c)
 			if err != nil {
 				t.Fatal(err)
