@@ -153,26 +153,32 @@ func TestMigrateFunctionReportsAFailureToCloudFormation(t *testing.T) {
 	}
 }
 
-// TestTracedColdStartPrintsNoContextMissingLines starts functions with X-Ray on (as Lambda
-// with active tracing: a trace id and a daemon address) and no segment during init: the
-// calls made at start (configuration, store, schema check) go untraced, silently.
-func TestTracedColdStartPrintsNoContextMissingLines(t *testing.T) {
+// TestTracedFunctionsSendSubsegmentsAndPrintNoContextMissingLines starts functions with X-Ray
+// on (as Lambda with active tracing: a daemon address, and a sampled trace header on each
+// invocation). The calls made at start (configuration, store, schema check) have no trace and go
+// untraced, silently; the invocation's outbound calls (Kafka and Spark for the scaler, S3 for
+// discovery) reach the daemon as subsegments of Lambda's function segment.
+func TestTracedFunctionsSendSubsegmentsAndPrintNoContextMissingLines(t *testing.T) {
 	t.Parallel()
-	daemon, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer daemon.Close()
+	const root, parent = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
 	pl := newPipeline(t)
 	cfg := testConfig(t, pl)
-	for _, tt := range []struct{ name, event string }{{"api", "api-healthcheck-httpapi.json"}, {"scaler", "scaler-schedule.json"}, {"discovery", "discovery-schedule.json"}} {
+	for _, tt := range []struct {
+		name, event string
+		want        string // a subsegment name the invocation must send; "" for none
+	}{{"api", "api-healthcheck-httpapi.json", ""}, {"scaler", "scaler-schedule.json", "Kafka"}, {"discovery", "discovery-schedule.json", "S3"}} {
+		daemon, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer daemon.Close()
 		p, err := lambdarun.Start(build(t, tt.name), []string{"CONFIG_YAML=" + cfg, "AWS_LAMBDA_FUNCTION_NAME=" + tt.name,
-			"AWS_XRAY_SDK_DISABLED=false", "_X_AMZN_TRACE_ID=Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-			"AWS_XRAY_DAEMON_ADDRESS=" + daemon.LocalAddr().String()})
+			"AWS_XRAY_SDK_DISABLED=false", "AWS_XRAY_DAEMON_ADDRESS=" + daemon.LocalAddr().String()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(p.Stop)
+		p.Runtime.TraceHeader = "Root=" + root + ";Parent=" + parent + ";Sampled=1"
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		if _, err := p.WaitReady(ctx); err != nil {
 			cancel()
@@ -186,6 +192,31 @@ func TestTracedColdStartPrintsNoContextMissingLines(t *testing.T) {
 		for _, bad := range []string{"context missing", "segment cannot be found"} {
 			if n := strings.Count(out, bad); n > 0 {
 				t.Errorf("%s printed %d %q lines:\n%s", tt.name, n, bad, out)
+			}
+		}
+		if tt.want == "" {
+			continue
+		}
+		// Every document belongs to the invocation's trace; the wanted one is among them.
+		buf := make([]byte, 64<<10)
+		for seen := []string{}; ; {
+			_ = daemon.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, _, err := daemon.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("%s: no %q subsegment reached the daemon (saw %v): %v", tt.name, tt.want, seen, err)
+			}
+			_, body, _ := strings.Cut(string(buf[:n]), "\n")
+			var doc struct {
+				Name     string `json:"name"`
+				TraceID  string `json:"trace_id"`
+				ParentID string `json:"parent_id"`
+				Type     string `json:"type"`
+			}
+			if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.TraceID != root || doc.Type != "subsegment" || doc.ParentID == "" {
+				t.Fatalf("%s: document %q (%v); want a subsegment of trace %s", tt.name, body, err, root)
+			}
+			if seen = append(seen, doc.Name); strings.HasPrefix(doc.Name, tt.want) {
+				break
 			}
 		}
 	}

@@ -40,6 +40,9 @@ type Runtime struct {
 	once     sync.Once
 	seq      int
 	Timeout  time.Duration // per-invocation deadline given to the function (default 30 s)
+	// TraceHeader is each invocation's Lambda-Runtime-Trace-Id (default: a trace not sampled).
+	// Set it before Invoke.
+	TraceHeader string
 }
 
 type invocation struct {
@@ -54,7 +57,8 @@ func NewRuntime() (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{addr: ln.Addr().String(), next: make(chan invocation, 16), pending: map[string]chan Result{},
-		initErr: make(chan []byte, 1), firstGet: make(chan struct{}), Timeout: 30 * time.Second}
+		initErr: make(chan []byte, 1), firstGet: make(chan struct{}), Timeout: 30 * time.Second,
+		TraceHeader: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", r.serveNext)
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", r.serveResult(false))
@@ -89,7 +93,7 @@ func (r *Runtime) serveNext(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
 		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(deadline.UnixMilli(), 10))
 		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:local")
-		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0")
+		w.Header().Set("Lambda-Runtime-Trace-Id", r.TraceHeader)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(inv.payload)
 	case <-req.Context().Done():

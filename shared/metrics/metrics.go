@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -53,7 +53,22 @@ func New(out io.Writer) *Writer {
 // SetClock replaces the clock (tests).
 func (w *Writer) SetClock(now func() time.Time) { w.now = now }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9._#:/-]{1,255}$`)
+// validName reports whether s is a valid metric or dimension name: 1 to 255 of
+// A-Z a-z 0-9 . _ # : / -. (A loop, not a regexp: `{1,255}` compiles to 255 copies of the class,
+// 240 KB and 1 to 2 ms at every cold start.)
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._#:/-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 const (
 	maxDimensions = 9   // the older schema's limit, safe for every reader
@@ -76,14 +91,14 @@ func (w *Writer) Emit(dims map[string]string, ms ...Metric) error {
 	keys := slices.Sorted(maps.Keys(dims))
 	event := map[string]any{}
 	for _, k := range keys {
-		if !nameRE.MatchString(k) || dims[k] == "" || len(dims[k]) > maxDimValue {
+		if !validName(k) || dims[k] == "" || len(dims[k]) > maxDimValue {
 			return fmt.Errorf("emf: invalid dimension %q=%q", k, dims[k])
 		}
 		event[k] = dims[k]
 	}
 	defs := make([]map[string]any, 0, len(ms))
 	for _, m := range ms {
-		if !nameRE.MatchString(m.Name) {
+		if !validName(m.Name) {
 			return fmt.Errorf("emf: invalid metric name %q", m.Name)
 		}
 		if _, clash := dims[m.Name]; clash {

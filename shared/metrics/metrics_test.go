@@ -50,6 +50,15 @@ func TestEmitWritesOneValidEMFLine(t *testing.T) {
 	}
 }
 
+func TestEmitAcceptsEveryAllowedCharacter(t *testing.T) {
+	t.Parallel()
+	name := "AZaz09._#:/-" + strings.Repeat("x", 243) // 255 characters
+	var buf bytes.Buffer
+	if err := New(&buf).Emit(map[string]string{"a.b:c/d#e-f_g": "v"}, Metric{Name: name, Value: 1}); err != nil || buf.Len() == 0 {
+		t.Fatalf("err = %v, wrote %d bytes; want the event", err, buf.Len())
+	}
+}
+
 func TestEmitRejectsInvalid(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -60,6 +69,10 @@ func TestEmitRejectsInvalid(t *testing.T) {
 		{"empty dimension value", map[string]string{"tenant": ""}, Metric{Name: "x", Value: 1}},
 		{"bad metric name", nil, Metric{Name: "has space", Value: 1}},
 		{"metric named like a dimension", map[string]string{"tenant": "A"}, Metric{Name: "tenant", Value: 1}},
+		{"empty metric name", nil, Metric{Name: "", Value: 1}},
+		{"metric name of 256 characters", nil, Metric{Name: strings.Repeat("a", 256), Value: 1}},
+		{"non-ASCII metric name", nil, Metric{Name: "lag\u00e9", Value: 1}},
+		{"bad dimension name", map[string]string{"ten ant": "A"}, Metric{Name: "x", Value: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

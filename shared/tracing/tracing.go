@@ -1,7 +1,18 @@
-// Package tracing is the one place that knows the tracer (AWS X-Ray): it instruments AWS SDK
-// clients, outbound HTTP and SQL. Everything else asks this package, so the exporter can be
-// swapped (for OpenTelemetry) in one file. Tracing is on only inside Lambda with active
-// tracing; AWS_XRAY_SDK_DISABLED=true turns it off (tests, local runs).
+// Package tracing is the one place that knows the tracer: it records AWS SDK calls, outbound
+// HTTP (Spark, Kubernetes, Vector) and calls the SDK does not see (Kafka's protocol) as AWS
+// X-Ray subsegments of the function's segment, which Lambda itself opens for every invocation
+// with active tracing. Everything else asks this package, so the exporter can be swapped (for
+// OpenTelemetry) here alone. Tracing is on only inside Lambda with active tracing;
+// AWS_XRAY_SDK_DISABLED=true turns it off (tests, local runs).
+//
+// Why not aws-xray-sdk-go: AWS put the X-Ray SDKs in maintenance mode on 2026-02-25 and ends
+// their support on 2027-02-25, and the Go SDK links the AWS SDK for Go v1 (itself out of
+// support) whose endpoints table alone takes 8 to 15 ms to initialise at every cold start, as
+// much as a bare aws-lambda-go binary's whole start, plus gRPC. OpenTelemetry's AWS SDK
+// instrumentation links the DynamoDB and SQS clients, and Lambda's X-Ray daemon still needs an
+// exporter to its UDP protocol. What a function needs is small and stable: subsegment
+// documents, written to the daemon Lambda runs beside it (AWS_XRAY_DAEMON_ADDRESS), under the
+// trace header Lambda gives each invocation. That is this package (xray.go).
 package tracing
 
 import (
@@ -13,26 +24,23 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-xray-sdk-go/instrumentation/awsv2"
-	"github.com/aws/aws-xray-sdk-go/strategy/ctxmissing"
-	"github.com/aws/aws-xray-sdk-go/xray"
 	_ "github.com/go-sql-driver/mysql" // registers "mysql"
 )
 
-var configure sync.Once
+var (
+	defaultOnce   sync.Once
+	defaultTracer *Tracer // nil when tracing is off
+)
 
-// on reports Enabled and, the first time tracing is on, makes a call outside any segment
-// silent: a Lambda's init phase (opening the store, reading secrets and configuration) has no
-// segment, and the SDK's default logs an error line per such call ("context missing"). Such
-// calls simply go untraced. An operator's AWS_XRAY_CONTEXT_MISSING still wins.
-func on() bool {
+// std returns the process's tracer, or nil when tracing is off. Calls outside an invocation
+// (a Lambda's init: configuration, store, schema check) have no trace header and simply go
+// untraced, silently.
+func std() *Tracer {
 	if !Enabled() {
-		return false
+		return nil
 	}
-	configure.Do(func() {
-		_ = xray.Configure(xray.Config{ContextMissingStrategy: ctxmissing.NewDefaultIgnoreErrorStrategy()})
-	})
-	return true
+	defaultOnce.Do(func() { defaultTracer = NewTracer(DaemonAddress(os.Getenv("AWS_XRAY_DAEMON_ADDRESS")), nil, nil) })
+	return defaultTracer
 }
 
 // Enabled reports whether traces are recorded: inside Lambda, unless disabled.
@@ -46,8 +54,8 @@ func Enabled() bool {
 
 // AWS instruments every client built from cfg.
 func AWS(cfg *aws.Config) {
-	if on() {
-		awsv2.AWSV2Instrumentor(&cfg.APIOptions)
+	if t := std(); t != nil {
+		t.InstrumentAWS(&cfg.APIOptions)
 	}
 }
 
@@ -56,29 +64,24 @@ func HTTPClient(c *http.Client) *http.Client {
 	if c == nil {
 		c = &http.Client{}
 	}
-	if on() {
-		return xray.Client(c)
+	if t := std(); t != nil {
+		return t.HTTPClient(c)
 	}
 	return c
 }
 
-// OpenSQL opens a MySQL pool whose queries are traced.
+// OpenSQL opens a MySQL pool. Queries are not traced: the statements are the store's own and
+// its metrics time them; a subsegment per query would cost a UDP write each.
 func OpenSQL(dsn string) (*sql.DB, error) {
-	if on() {
-		return xray.SQLContext("mysql", dsn)
-	}
 	return sql.Open("mysql", dsn)
 }
 
 // Start begins a subsegment named name for a call the SDK does not see (Kafka's protocol);
-// end closes it with the call's error. Outside a segment, or with tracing off, it does nothing.
+// end closes it with the call's error. Outside a traced invocation, or with tracing off, it
+// does nothing.
 func Start(ctx context.Context, name string) (_ context.Context, end func(error)) {
-	if !on() {
-		return ctx, func(error) {}
+	if t := std(); t != nil {
+		return t.Start(ctx, name, "remote")
 	}
-	sctx, seg := xray.BeginSubsegment(ctx, name)
-	if seg == nil {
-		return ctx, func(error) {}
-	}
-	return sctx, func(err error) { seg.Close(err) }
+	return ctx, func(error) {}
 }

@@ -16,9 +16,9 @@ import (
 )
 
 // SendBatchFunc is the SQS client's SendMessageBatch. The client is reached through this
-// method value, never stored in a field of a type converted to an interface: the X-Ray SDK
-// links text/template, whose reflection would make the linker keep every method of the client
-// (as apiwire's invokeFunc).
+// method value, never stored in a field of a type converted to an interface: should
+// text/template ever be linked, its reflection would make the linker keep every method of the
+// client (as apiwire's invokeFunc).
 type SendBatchFunc func(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 
 // SQS sends ticks to a queue, ten to a request (SQS bills each SendMessageBatch as one
