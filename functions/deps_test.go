@@ -14,7 +14,7 @@ var forbidden = map[string][]string{
 	"scaler":       {"shared/peering", "shared/interlink", "shared/supervisor", "shared/discovery", "shared/httpapi", "aws-sdk-go-v2/service/lambda"},
 	"discovery":    {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/peering", "shared/interlink", "shared/spark", "shared/supervisor", "shared/httpapi"},
 	"peering":      {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/spark", "shared/supervisor", "shared/discovery", "shared/httpapi", "aws-sdk-go-v2/service/s3"},
-	"api":          {"shared/peering"},
+	"api":          {"shared/peering", "shared/scaling/actuators", "aws-sdk-go-v2/service/autoscaling", "aws-sdk-go-v2/service/ec2", "aws-sdk-go-v2/service/eks"},
 	"migrate":      {"github.com/twmb/franz-go/", "shared/kafka", "shared/scaling", "shared/spark", "shared/supervisor", "shared/discovery", "shared/peering", "shared/interlink", "shared/httpapi"},
 }
 

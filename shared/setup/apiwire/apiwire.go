@@ -166,7 +166,7 @@ func ViaScaler(env *setup.Env, function string) scalewire.Actuators {
 // invokeFunc is the Lambda client's Invoke. The SDK clients are reached through closures
 // (method values), never stored as fields of a type converted to an interface: should
 // text/template ever be linked, its reflection would make the linker keep every method of such
-// a client (see scaling.newEC2Instances).
+// a client (see actuators.newEC2Instances).
 type invokeFunc func(ctx context.Context, in *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 
 // lambdaInvoke returns the Lambda client's Invoke.

@@ -13,6 +13,7 @@ import (
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/interlink"
 	"github.com/logwise/controlplane/shared/reconcile"
+	"github.com/logwise/controlplane/shared/scaling/actuators"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/apiwire"
 	"github.com/logwise/controlplane/shared/setup/buckets"
@@ -20,6 +21,7 @@ import (
 	"github.com/logwise/controlplane/shared/setup/peerwire"
 	"github.com/logwise/controlplane/shared/setup/scalewire"
 	"github.com/logwise/controlplane/shared/setup/sparkwire"
+	"github.com/logwise/controlplane/shared/tracing"
 )
 
 // System is the whole control plane in one process.
@@ -34,7 +36,7 @@ type System struct {
 func New(ctx context.Context, env *setup.Env) (*System, error) {
 	b := buckets.New(env.AWS)
 	sup := sparkwire.New(env, b)
-	sc := scalewire.New(env, b, scalewire.InProcess(env))
+	sc := scalewire.New(env, b, actuators.InProcess(env.AWS, tracing.HTTPClient))
 	peer := peerwire.New(env)
 	jobs := setup.NewJobs(env)
 	sparkwire.AddJobs(env, jobs, sup)

@@ -129,42 +129,6 @@ func (s *Scaling) Handler(jobs *setup.Jobs) func(context.Context, json.RawMessag
 	}
 }
 
-// InProcess builds each tenant's actuator (Kubernetes, Auto Scaling Group) on its first
-// decision, in this process: the scaler function and the local runner.
-func InProcess(env *setup.Env) Actuators {
-	return func(t config.Tenant) scaling.Actuator {
-		switch t.Spark.Cluster.ClusterType {
-		case "kubernetes", "k8s", "asg":
-			return &lazyActuator{build: func(ctx context.Context) (scaling.Actuator, error) {
-				return scaling.NewActuator(ctx, t.Spark, env.AWS, tracing.HTTPClient)
-			}}
-		}
-		return nil
-	}
-}
-
-// lazyActuator builds its actuator on first use; a failed build is retried on the next decision.
-type lazyActuator struct {
-	mu    sync.Mutex
-	act   scaling.Actuator
-	build func(context.Context) (scaling.Actuator, error)
-}
-
-func (l *lazyActuator) Apply(ctx context.Context, d scaling.Decision, c scaling.Cluster) (scaling.Applied, error) {
-	l.mu.Lock()
-	if l.act == nil {
-		act, err := l.build(ctx)
-		if err != nil {
-			l.mu.Unlock()
-			return scaling.Applied{}, fmt.Errorf("spark.cluster: %w", err)
-		}
-		l.act = act
-	}
-	act := l.act
-	l.mu.Unlock()
-	return act.Apply(ctx, d, c)
-}
-
 // Admin is a tenant's Kafka admin client, connected on first use (reading
 // kafka.credentialsSecretArn then), each call traced. A failure to connect is Unavailable:
 // the Kafka routes answer 503 and the health check reports Kafka DOWN.
@@ -173,7 +137,7 @@ type Admin struct {
 	env    *setup.Env
 	mu     sync.Mutex
 	// adm returns the connected client (nil before). A closure, not a *kadm.Client field:
-	// see scaling.newEC2Instances on why clients stay out of fields of interface-held types.
+	// see actuators.newEC2Instances on why clients stay out of fields of interface-held types.
 	adm func() *kadm.Client
 }
 

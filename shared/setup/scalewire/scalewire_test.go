@@ -12,11 +12,13 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/scaling"
+	"github.com/logwise/controlplane/shared/scaling/actuators"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/buckets"
 	"github.com/logwise/controlplane/shared/setup/scalewire"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store/storetest"
+	"github.com/logwise/controlplane/shared/tracing"
 )
 
 // TestScalerAppliesTheAPIsScaleNow: the scaler function takes {"scaleNow":{"tenant":...}}
@@ -50,7 +52,7 @@ tenants:
 	}
 	t.Cleanup(func() { env.Store.Close() })
 	jobs := setup.NewJobs(env)
-	sc := scalewire.New(env, buckets.New(env.AWS), scalewire.InProcess(env))
+	sc := scalewire.New(env, buckets.New(env.AWS), actuators.InProcess(env.AWS, tracing.HTTPClient))
 	sc.AddJobs(jobs)
 	h := sc.Handler(jobs)
 

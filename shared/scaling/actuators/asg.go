@@ -1,4 +1,4 @@
-package scaling
+package actuators
 
 import (
 	"context"
@@ -11,11 +11,8 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/scaling"
 )
-
-// ErrActivityInProgress means the group is busy with a scaling activity: the decision is
-// retried on the next tick rather than forced.
-var ErrActivityInProgress = fault.Conflictf("a scaling activity is in progress; retried next tick")
 
 // autoScalingAPI is the part of the Auto Scaling client the actuator uses.
 type autoScalingAPI interface {
@@ -30,7 +27,7 @@ type instancesAPI interface {
 	InstancesByFilter(ctx context.Context, filter string, values []string) ([]Instance, error)
 }
 
-// ASG resizes an AWS Auto Scaling Group of Spark workers. Upscale raises the desired
+// ASG resizes an AWS Auto Scaling Group of Spark workers. An upscale raises the desired
 // capacity; downscale terminates chosen instances (ALIVE workers that host no driver, of this
 // group only) and decrements the desired capacity with each, never below MinSize: lowering
 // the desired capacity alone would let AWS pick, possibly the driver's instance.
@@ -75,23 +72,23 @@ func (g *ASG) describe(ctx context.Context) (group, error) {
 }
 
 // Apply resizes the group toward d.Target.
-func (g *ASG) Apply(ctx context.Context, d Decision, c Cluster) (Applied, error) {
+func (g *ASG) Apply(ctx context.Context, d scaling.Decision, c scaling.Cluster) (scaling.Applied, error) {
 	switch d.Action {
-	case Upscale:
+	case scaling.Upscale:
 		return g.upscale(ctx, d.Target)
-	case Downscale:
+	case scaling.Downscale:
 		return g.downscale(ctx, d.From, d.Target, c)
 	}
-	return Applied{Target: d.From}, nil
+	return scaling.Applied{Target: d.From}, nil
 }
 
-func (g *ASG) upscale(ctx context.Context, target int) (Applied, error) {
+func (g *ASG) upscale(ctx context.Context, target int) (scaling.Applied, error) {
 	gr, err := g.describe(ctx)
 	if err != nil {
-		return Applied{}, err
+		return scaling.Applied{}, err
 	}
 	clamped := min(gr.max, max(gr.min, target))
-	a := Applied{Target: clamped}
+	a := scaling.Applied{Target: clamped}
 	if clamped != target {
 		a.Note = fmt.Sprintf("target %d clamped to the group's [%d, %d]", target, gr.min, gr.max)
 	}
@@ -103,21 +100,21 @@ func (g *ASG) upscale(ctx context.Context, target int) (Applied, error) {
 	_, err = g.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
 		AutoScalingGroupName: aws.String(g.name), DesiredCapacity: aws.Int32(int32(clamped)), HonorCooldown: aws.Bool(false)})
 	if err != nil {
-		return Applied{}, g.classify(err, "set desired capacity of")
+		return scaling.Applied{}, g.classify(err, "set desired capacity of")
 	}
 	return a, nil
 }
 
-func (g *ASG) downscale(ctx context.Context, from, target int, c Cluster) (Applied, error) {
+func (g *ASG) downscale(ctx context.Context, from, target int, c scaling.Cluster) (scaling.Applied, error) {
 	gr, err := g.describe(ctx)
 	if err != nil {
-		return Applied{}, err
+		return scaling.Applied{}, err
 	}
 	// The master lists a terminated worker as ALIVE until its heartbeat times out: the
 	// group's desired capacity says how many removals are still outstanding.
 	count := min(from, gr.desired) - target
 	budget := gr.desired - gr.min
-	a := Applied{Target: gr.desired}
+	a := scaling.Applied{Target: gr.desired}
 	switch {
 	case budget <= 0:
 		a.Note = fmt.Sprintf("desired capacity %d is at MinSize %d", gr.desired, gr.min)
@@ -128,7 +125,7 @@ func (g *ASG) downscale(ctx context.Context, from, target int, c Cluster) (Appli
 	}
 	candidates, err := g.removable(ctx, c, gr)
 	if err != nil {
-		return Applied{}, err
+		return scaling.Applied{}, err
 	}
 	n := min(count, budget, len(candidates))
 	if n < count {
@@ -149,7 +146,7 @@ func (g *ASG) downscale(ctx context.Context, from, target int, c Cluster) (Appli
 // removable maps the ALIVE workers that host no driver to instances of this group, in the
 // master's order. An instance that hosts a driver's worker is never a candidate, even when it
 // also runs other workers.
-func (g *ASG) removable(ctx context.Context, c Cluster, gr group) ([]string, error) {
+func (g *ASG) removable(ctx context.Context, c scaling.Cluster, gr group) ([]string, error) {
 	drivers := c.DriverWorkers()
 	driverHosts := map[string]bool{}
 	for _, w := range c.Workers {
@@ -209,7 +206,7 @@ func keys(m map[string]bool) []string {
 func (g *ASG) classify(err error, op string) error {
 	var busy *astypes.ScalingActivityInProgressFault
 	if errors.As(err, &busy) {
-		return fmt.Errorf("%s auto scaling group %s: %w (%s)", op, g.name, ErrActivityInProgress, busy.ErrorMessage())
+		return fmt.Errorf("%s auto scaling group %s: %w (%s)", op, g.name, scaling.ErrActivityInProgress, busy.ErrorMessage())
 	}
 	var contention *astypes.ResourceContentionFault
 	if errors.As(err, &contention) {

@@ -1,4 +1,4 @@
-package scaling
+package actuators
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"

@@ -1,7 +1,8 @@
-package scaling
+package actuators
 
 import (
 	"github.com/logwise/controlplane/internal/mototest"
+	"github.com/logwise/controlplane/shared/scaling"
 
 	"context"
 	"errors"
@@ -95,7 +96,7 @@ func TestASGAgainstMoto(t *testing.T) {
 
 	t.Run("upscale is clamped to MaxSize", func(t *testing.T) {
 		m.group(t, "up", 1, 6, 2)
-		a, err := NewASG("up", m.asg, m.query).Apply(ctx, Decision{Action: Upscale, From: 2, Target: 9}, Cluster{})
+		a, err := NewASG("up", m.asg, m.query).Apply(ctx, scaling.Decision{Action: scaling.Upscale, From: 2, Target: 9}, scaling.Cluster{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,17 +111,17 @@ func TestASGAgainstMoto(t *testing.T) {
 		otherIDs, otherIPs := m.group(t, "other", 0, 5, 1)
 		// Cluster: the driver runs on ids[0]; ids[1] is DEAD; the rest are ALIVE. A worker of
 		// the other group is ALIVE too and listed first.
-		c := Cluster{Drivers: []Driver{{ID: "driver-1", State: "RUNNING", Worker: "w-0"}}}
-		c.Workers = append(c.Workers, Worker{ID: "w-other", Host: otherIPs[otherIDs[0]], State: "ALIVE"})
+		c := scaling.Cluster{Drivers: []scaling.Driver{{ID: "driver-1", State: "RUNNING", Worker: "w-0"}}}
+		c.Workers = append(c.Workers, scaling.Worker{ID: "w-other", Host: otherIPs[otherIDs[0]], State: "ALIVE"})
 		for i, id := range ids {
 			state := "ALIVE"
 			if i == 1 {
 				state = "DEAD"
 			}
-			c.Workers = append(c.Workers, Worker{ID: fmt.Sprintf("w-%d", i), Host: ips[id], State: state})
+			c.Workers = append(c.Workers, scaling.Worker{ID: fmt.Sprintf("w-%d", i), Host: ips[id], State: state})
 		}
 		// A second worker process on the driver's instance must not make it removable.
-		c.Workers = append(c.Workers, Worker{ID: "w-0b", Host: ips[ids[0]], State: "ALIVE"})
+		c.Workers = append(c.Workers, scaling.Worker{ID: "w-0b", Host: ips[ids[0]], State: "ALIVE"})
 
 		g := NewASG("workers", m.asg, m.query)
 		steps := []struct {
@@ -140,7 +141,7 @@ func TestASGAgainstMoto(t *testing.T) {
 			{"at MinSize", 3, 2, nil, 3},
 		}
 		for _, st := range steps {
-			a, err := g.Apply(ctx, Decision{Action: Downscale, From: st.from, Target: st.target}, c)
+			a, err := g.Apply(ctx, scaling.Decision{Action: scaling.Downscale, From: st.from, Target: st.target}, c)
 			if err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
@@ -160,7 +161,7 @@ func TestASGAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("missing group names itself", func(t *testing.T) {
-		_, err := NewASG("nope", m.asg, m.query).Apply(ctx, Decision{Action: Upscale, From: 1, Target: 2}, Cluster{})
+		_, err := NewASG("nope", m.asg, m.query).Apply(ctx, scaling.Decision{Action: scaling.Upscale, From: 1, Target: 2}, scaling.Cluster{})
 		if err == nil || !strings.Contains(err.Error(), `"nope" not found`) {
 			t.Errorf("got %v, want a not-found naming the group", err)
 		}
@@ -188,8 +189,8 @@ func (b *busyGroup) TerminateInstanceInAutoScalingGroup(context.Context, *autosc
 func TestASGActivityInProgressIsRetriedNotForced(t *testing.T) {
 	t.Parallel()
 	b := &busyGroup{}
-	_, err := NewASG("busy", b, nil).Apply(context.Background(), Decision{Action: Upscale, From: 2, Target: 4}, Cluster{})
-	if !errors.Is(err, ErrActivityInProgress) || b.sets != 1 {
-		t.Errorf("got %v after %d attempts, want ErrActivityInProgress after exactly 1 (no forcing, no retry loop)", err, b.sets)
+	_, err := NewASG("busy", b, nil).Apply(context.Background(), scaling.Decision{Action: scaling.Upscale, From: 2, Target: 4}, scaling.Cluster{})
+	if !errors.Is(err, scaling.ErrActivityInProgress) || b.sets != 1 {
+		t.Errorf("got %v after %d attempts, want scaling.ErrActivityInProgress after exactly 1 (no forcing, no retry loop)", err, b.sets)
 	}
 }

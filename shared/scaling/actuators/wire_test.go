@@ -1,9 +1,12 @@
-package scaling
+package actuators
 
 import (
 	"context"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +19,30 @@ import (
 
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/fault"
+	"github.com/logwise/controlplane/shared/scaling"
 )
+
+// scaleServer is a Kubernetes API server over TLS that answers a Deployment's scale (3
+// replicas) to a request bearing an EKS token; it returns the server and its CA (PEM).
+func scaleServer(t *testing.T) (*httptest.Server, []byte) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer k8s-aws-v1.") {
+			http.Error(w, `{"kind":"Status","code":401}`, http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodGet || r.URL.Path != "/apis/apps/v1/namespaces/logwise/deployments/spark-worker/scale" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"kind":"Scale","metadata":{"resourceVersion":"1"},"spec":{"replicas":3},"status":{"replicas":3}}`)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+}
 
 func TestNewActuatorPerClusterType(t *testing.T) {
 	dir := t.TempDir()
@@ -24,7 +50,7 @@ func TestNewActuatorPerClusterType(t *testing.T) {
 	os.WriteFile(kc, []byte(fmt.Sprintf("current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\nclusters: [{name: k, cluster: {server: 'https://k8s.example:6443', certificate-authority-data: %s}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n",
 		base64.StdEncoding.EncodeToString([]byte("not a cert")))), 0o600)
 	ca := filepath.Join(dir, "ca.pem")
-	_, _, caPEM := startAPIServer(t)
+	_, caPEM := scaleServer(t)
 	os.WriteFile(ca, caPEM, 0o600)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	spark := func(mod func(*config.Cluster)) config.Spark {
@@ -42,7 +68,7 @@ func TestNewActuatorPerClusterType(t *testing.T) {
 	}{
 		{"docker has none", spark(func(c *config.Cluster) { c.ClusterType = "docker" }), "<nil>", 0, false},
 		{"empty has none", spark(func(c *config.Cluster) {}), "<nil>", 0, false},
-		{"asg", spark(func(c *config.Cluster) { c.ClusterType = "asg"; c.ASG.AWS.Name = "spark" }), "*scaling.ASG", 0, false},
+		{"asg", spark(func(c *config.Cluster) { c.ClusterType = "asg"; c.ASG.AWS.Name = "spark" }), "*actuators.ASG", 0, false},
 		{"eks", spark(func(c *config.Cluster) {
 			c.ClusterType = "kubernetes"
 			c.Kubernetes.EKSClusterName, c.Kubernetes.APIServer, c.Kubernetes.CAFile = "prod", "https://eks.example", ca
@@ -95,7 +121,7 @@ func (f *fakeEKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // apiServer and caFile, when both set, are used without asking EKS; an unknown cluster is an
 // invalid setting naming it.
 func TestEKSClusterNameSuffices(t *testing.T) {
-	_, kube, caPEM := startAPIServer(t)
+	kube, caPEM := scaleServer(t)
 	fe := &fakeEKS{name: "prod", endpoint: kube.URL, ca: caPEM}
 	eksSrv := httptest.NewServer(fe)
 	defer eksSrv.Close()
@@ -109,16 +135,14 @@ func TestEKSClusterNameSuffices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, ok := a.(*Kubernetes)
-	if !ok || k.server != kube.URL || fe.calls.Load() != 1 || wrapped != 1 {
-		t.Fatalf("actuator %T server %v after %d DescribeCluster calls (wrapped %d); want the cluster's endpoint %s from one call, traced",
-			a, k, fe.calls.Load(), wrapped, kube.URL)
+	k, ok := a.(*scaling.Kubernetes)
+	if !ok || fe.calls.Load() != 1 || wrapped != 1 {
+		t.Fatalf("actuator %T after %d DescribeCluster calls (wrapped %d); want a Kubernetes actuator from one call, traced", a, fe.calls.Load(), wrapped)
 	}
-	resp, err := k.http.Get(kube.URL + "/version") // trusts the CA from DescribeCluster
-	if err != nil {
-		t.Fatalf("TLS to the EKS endpoint with its DescribeCluster CA: %v", err)
+	// It reaches the endpoint DescribeCluster gave, trusting its CA, with an EKS token.
+	if n, err := k.Replicas(context.Background()); err != nil || n != 3 {
+		t.Fatalf("replicas through the EKS endpoint and CA: %d, %v; want 3", n, err)
 	}
-	resp.Body.Close()
 
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
