@@ -1,6 +1,7 @@
 package functions_test
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -58,5 +59,23 @@ func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sizeBudget is the most a bootstrap may weigh (arm64, stripped, tracing included). The
+// bootstraps the tests build use sam build's flags for this machine's architecture; arm64's,
+// measured by make bench, are smaller still.
+const sizeBudget = 30 << 20
+
+func TestBootstrapsStayWithinTheSizeBudget(t *testing.T) {
+	t.Parallel()
+	for _, name := range functionNames {
+		st, err := os.Stat(build(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > sizeBudget {
+			t.Errorf("%s's bootstrap is %.1f MB; the budget is %d MB", name, float64(st.Size())/(1<<20), sizeBudget>>20)
+		}
 	}
 }

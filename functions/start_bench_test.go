@@ -23,41 +23,66 @@ const startRuns = 7
 // time from exec of the bootstrap to its first GET .../invocation/next on a fake Runtime API.
 // "bare" is a bare aws-lambda-go binary built the same way, the baseline for the ratio.
 // Every start runs against a migrated database (functions only check the schema version;
-// the migrate function applies it at deploy time). Reported metrics: median-ms over
-// b.N starts (ns/op is the mean), bytes and zip-bytes of the bootstrap.
+// the migrate function applies it at deploy time), on a configuration whose every endpoint
+// counts the connections made to it (initProbe). Reported metrics: median-ms over b.N starts
+// (ns/op is the mean), init-db-conns and init-other-conns (the connections one start made:
+// to the database, and to Kafka, Spark, S3, peers or any AWS API), bytes and zip-bytes of the
+// bootstrap, and arm64-bytes (built as sam build builds it for the template's arm64).
 func BenchmarkLambdaStart(b *testing.B) {
+	probe := newInitProbe(b)
 	for _, name := range append([]string{"bare"}, functionNames...) {
 		b.Run(name, func(b *testing.B) {
 			var path string
-			var env []string
+			var arm64 int64
 			if name == "bare" {
 				path = buildBare(b)
 			} else {
-				if _, err := os.Stat(filepath.Join(name, "main.go")); err != nil {
-					b.Skipf("./functions/%s does not exist yet", name)
-				}
 				path = build(b, name)
-				env = []string{"CONFIG_YAML=" + testConfig(b, nil), "AWS_LAMBDA_FUNCTION_NAME=" + name}
+				arm64 = arm64Size(b, name)
 			}
 			raw, zipped := sizes(b, path)
 			b.ResetTimer()
 			starts := make([]time.Duration, 0, b.N)
+			var conns initConns
 			for range b.N {
-				d, err := startOnce(path, env)
+				d, c, err := probe.startCounted(path, name)
 				if err != nil {
 					b.Fatalf("%s: %v", name, err)
 				}
 				starts = append(starts, d)
+				conns = c
 			}
 			b.StopTimer()
 			if b.N >= startRuns || b.N == 1 {
 				slices.Sort(starts)
 				b.ReportMetric(ms(starts[len(starts)/2]), "median-ms")
 			}
+			b.ReportMetric(float64(conns.db), "init-db-conns")
+			b.ReportMetric(float64(conns.other), "init-other-conns")
 			b.ReportMetric(float64(raw), "bytes")
 			b.ReportMetric(float64(zipped), "zip-bytes")
+			if arm64 > 0 { // ReportMetric after ResetTimer: it deletes reported metrics
+				b.ReportMetric(float64(arm64), "arm64-bytes")
+			}
 		})
 	}
+}
+
+// arm64Size builds the function as sam build does (the Makefile's flags, linux/arm64, the
+// architecture the template deploys) and returns the bootstrap's size.
+func arm64Size(b *testing.B, name string) int64 {
+	b.Helper()
+	out := filepath.Join(binDir, "arm64", name, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w -buildid=", "-o", out, "./"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build %s for arm64: %v\n%s", name, err, o)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st.Size()
 }
 
 // startOnce execs the bootstrap and returns the time to its first request for an invocation.
