@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/logwise/controlplane/shared/executions"
 )
 
 // item is an execution to copy or check, with the updated_at that put it in the work list
@@ -300,6 +302,67 @@ func (r *peerRun) quarantine(ctx context.Context, tx *sql.Tx, t table, qs []quar
 	return nil
 }
 
+// unquarantine deletes the quarantine rows of ids (executions of type typ copied or deleted
+// in tx): the table lists only executions still left uncopied.
+func (r *peerRun) unquarantine(ctx context.Context, tx *sql.Tx, typ executions.Type, ids []string) error {
+	for _, piece := range chunks(ids, 1000) {
+		_, err := tx.ExecContext(ctx, "DELETE FROM peering_quarantine WHERE peer_id = ? AND execution_type = ? AND execution_id IN ("+placeholders(len(piece))+")",
+			append([]any{r.p.ID, string(typ)}, anyStrings(piece)...)...)
+		if err != nil {
+			return fmt.Errorf("clear quarantine of %s executions: %w", typ, err)
+		}
+	}
+	return nil
+}
+
+// quarantineCheck is how many quarantine rows one pass checks against the peer.
+const quarantineCheck = 1000
+
+// pruneQuarantine deletes the quarantine rows of executions the peer no longer has or owns
+// (plainly deleted: no tombstone and no local copy will ever name them again). A later
+// version at the peer is left to the copy, which clears the row when it writes it.
+func (r *peerRun) pruneQuarantine(ctx context.Context) error {
+	rs, err := r.c.local.SQL().QueryContext(ctx, "SELECT execution_type, execution_id FROM peering_quarantine WHERE peer_id = ? ORDER BY execution_type, execution_id LIMIT ?",
+		r.p.ID, quarantineCheck)
+	if err != nil {
+		return fmt.Errorf("read quarantine: %w", err)
+	}
+	byType := map[executions.Type][]string{}
+	for rs.Next() {
+		var typ, id string
+		if err = rs.Scan(&typ, &id); err != nil {
+			break
+		}
+		byType[executions.Type(typ)] = append(byType[executions.Type(typ)], id)
+	}
+	if err = errors.Join(err, rs.Err(), rs.Close()); err != nil {
+		return fmt.Errorf("read quarantine: %w", err)
+	}
+	for typ, ids := range byType {
+		t, ok := tables[typ]
+		if !ok {
+			continue
+		}
+		at, err := fetchExecKeys(ctx, r.p.DB, t.executions, ids, "")
+		if err != nil {
+			return fmt.Errorf("peer %s: %w", r.p.ID, err)
+		}
+		var gone []string
+		for _, id := range ids {
+			if k, ok := at[id]; !ok || !ownedBy(k, r.p.ID) {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		if err := r.writeTx(ctx, func(tx *sql.Tx) error { return r.unquarantine(ctx, tx, typ, gone) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ownedBy reports whether an execution row belongs to peer peerID: its partition, or NULL
 // (a legacy row written before partitions existed). Locally, only partition = peerID rows
 // are copies of that peer.
@@ -400,6 +463,16 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 		return 0, 0, err
 	}
 	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, rowsHere, execComp); err != nil {
+		return 0, 0, err
+	}
+	// A version written here supersedes any quarantined one.
+	written := make([]string, 0, len(keep))
+	for _, p := range plans {
+		if keep[p.id] {
+			written = append(written, p.id)
+		}
+	}
+	if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
 		return 0, 0, err
 	}
 	return len(keep), stagesDeleted, nil
@@ -582,6 +655,9 @@ func (r *peerRun) deleteExecutions(ctx context.Context, t table, ids []string) (
 		n := 0
 		err := r.writeTx(ctx, func(tx *sql.Tx) error {
 			n = 0
+			if err := r.unquarantine(ctx, tx, t.typ, piece); err != nil {
+				return err
+			}
 			args := append(anyStrings(piece), r.p.ID)
 			mine, err := fetchIDs(ctx, tx, "SELECT id FROM "+t.executions+" WHERE id IN ("+placeholders(len(piece))+") AND `partition` = ? FOR UPDATE", args...)
 			if err != nil {

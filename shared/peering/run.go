@@ -155,6 +155,11 @@ func (c *Copier) passPeer(ctx context.Context, p *peer, limit int) PeerSummary {
 		if !r.lost.Load() && r.renew(ctx) {
 			r.peerTombstones(ctx, state[tombstonesKind])
 		}
+		if !r.lost.Load() {
+			if err := r.pruneQuarantine(ctx); err != nil {
+				r.fail(ctx, executions.Pipeline, "prune quarantine", err)
+			}
+		}
 		sweeping.Wait()
 		for i, t := range executionTypes {
 			err := sweepErrs[i]
