@@ -236,14 +236,26 @@ func ensurePartition(ctx context.Context, db *sql.DB, partition string) (string,
 			return "", err
 		}
 	}
-	if len(names) > 1 {
-		return "", fmt.Errorf("peering: partition_name has %d rows; it must hold exactly one", len(names))
-	}
-	if !names[0].Valid || names[0].String != partition {
-		return "", fmt.Errorf("peering: invalid configuration detected: can't change partition name to %s on the database once it has been set to %s",
-			partition, names[0].String)
+	if err := checkPartition(names, partition); err != nil {
+		return "", err
 	}
 	return partition, nil
+}
+
+// checkPartition judges partition_name's rows once an empty table has been given its row:
+// exactly one, naming partition. (None at all can still be read back, e.g. from a database
+// that lost the insert; that is an error, not a crash.)
+func checkPartition(names []sql.NullString, partition string) error {
+	switch {
+	case len(names) == 0:
+		return fmt.Errorf("peering: partition_name is empty after inserting %s; it must hold exactly one row", partition)
+	case len(names) > 1:
+		return fmt.Errorf("peering: partition_name has %d rows; it must hold exactly one", len(names))
+	case !names[0].Valid || names[0].String != partition:
+		return fmt.Errorf("peering: invalid configuration detected: can't change partition name to %s on the database once it has been set to %s",
+			partition, names[0].String)
+	}
+	return nil
 }
 
 // PeerSummary adds up what was done for one peer.

@@ -2,6 +2,7 @@ package peering
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand"
 	"net"
@@ -618,5 +619,26 @@ func TestLeaseTakenOverMidPassStopsWrites(t *testing.T) {
 	}
 	if s.NumErrors == 0 {
 		t.Errorf("summary %+v: the lost lease was not counted", s)
+	}
+}
+
+func TestCheckPartition(t *testing.T) {
+	t.Parallel()
+	row := func(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+	for _, tt := range []struct {
+		name  string
+		names []sql.NullString
+		want  string // a part of the error; "" for none
+	}{
+		{"one row naming the partition", []sql.NullString{row("us-east-1")}, ""},
+		{"empty after the insert", nil, "empty after inserting us-east-1"},
+		{"two rows", []sql.NullString{row("us-east-1"), row("eu-west-1")}, "has 2 rows"},
+		{"another partition", []sql.NullString{row("eu-west-1")}, "can't change partition name to us-east-1"},
+		{"NULL", []sql.NullString{{}}, "can't change partition name"},
+	} {
+		err := checkPartition(tt.names, "us-east-1")
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: %v; want %q", tt.name, err, tt.want)
+		}
 	}
 }
