@@ -32,28 +32,74 @@ type chunkOutcome struct {
 	err           error
 }
 
-// copyAll copies items in chunks of ChunkSize on up to ThreadCount workers. One failed chunk
-// does not stop the others.
+// groupBytes bounds the rows of the new-execution chunks one worker writes in one
+// transaction (a commit costs milliseconds; a first copy would otherwise make one per chunk).
+const groupBytes = 4 << 20
+
+// copyAll copies items in chunks of ChunkSize on up to ThreadCount workers (and no more than
+// the local pool's connections). A worker writes the chunks it reads whose executions are all
+// new here together, in transactions of up to groupBytes; other chunks are written alone.
+// One failed chunk does not stop the others.
 func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOutcome {
 	cs := chunks(items, r.c.opts.ChunkSize)
 	out := make([]chunkOutcome, len(cs))
 	workers := min(r.c.opts.ThreadCount, len(cs))
+	if n := r.c.local.SQL().Stats().MaxOpenConnections; n > 0 {
+		workers = min(workers, n)
+	}
+	budget := groupBytes
+	if r.c.opts.groupBytes != 0 {
+		budget = r.c.opts.groupBytes
+	}
+	done := func(i int) {
+		out[i].items = cs[i]
+		if r.c.afterChunk != nil {
+			r.c.afterChunk()
+		}
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var group []int // chunks read and waiting to be written together
+			var ws []*chunkWrite
+			size := 0
+			flush := func() {
+				if len(group) == 0 {
+					return
+				}
+				os := make([]*chunkOutcome, len(group))
+				for j, i := range group {
+					os[j] = &out[i]
+				}
+				r.slots <- struct{}{}
+				r.writeGroup(ctx, t, ws, os)
+				<-r.slots
+				for _, i := range group {
+					done(i)
+				}
+				group, ws, size = nil, nil, 0
+			}
 			for i := range next {
 				r.slots <- struct{}{}
-				o := r.copyChunk(ctx, t, cs[i])
+				w := r.readChunk(ctx, t, cs[i], &out[i])
+				if w != nil && (!w.bulk || budget < 0) {
+					r.writeGroup(ctx, t, []*chunkWrite{w}, []*chunkOutcome{&out[i]})
+					w = nil
+				}
 				<-r.slots
-				o.items = cs[i]
-				out[i] = o
-				if r.c.afterChunk != nil {
-					r.c.afterChunk()
+				if w == nil {
+					done(i)
+					continue
+				}
+				group, ws, size = append(group, i), append(ws, w), size+w.bytes
+				if size >= budget {
+					flush()
 				}
 			}
+			flush()
 		}()
 	}
 	for i := range cs {
@@ -88,16 +134,25 @@ type execPlan struct {
 	stages      []string // peer stages missing or different locally
 }
 
-// copyChunk brings the local copies of ids in line with the peer. It reads the peer's
-// execution keys, stage keys and the bodies that differ from one consistent read-only snapshot
-// (execution rows before their stages, Orca PR #3467), then writes in one local transaction:
-// stale stages deleted, changed stages upserted, then the execution rows with partition set to
+// chunkWrite is what one chunk read and is to write.
+type chunkWrite struct {
+	plans                                    []execPlan
+	execRows, stageRows, execComp, stageComp []row
+	quarantine                               []quarantined
+	bytes                                    int  // the rows' size in statements
+	bulk                                     bool // none of the chunk's executions was here when read
+}
+
+// readChunk reads what brings the local copies of items in line with the peer: the peer's
+// execution keys, stage keys and the bodies that differ, from one consistent read-only snapshot
+// (execution rows before their stages, Orca PR #3467). writeChunks then writes, in one local
+// transaction (alone or with other chunks): stale stages deleted, changed stages upserted, then the execution rows with partition set to
 // the peer id, and the compressed bodies beside each. Unchanged rows are not rewritten, so
 // re-copying active executions every pass costs only the key reads. A local row whose partition
 // is not the peer's (owned here, e.g. after a takeover) is never written; an id gone from the
-// peer (or no longer owned by it) is returned in gone and not touched here.
-func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOutcome {
-	var o chunkOutcome
+// peer (or no longer owned by it) is put in o.gone and not touched here. It returns nil when
+// there is nothing to write or the read failed (o.err).
+func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunkOutcome) *chunkWrite {
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.id
@@ -106,14 +161,14 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 	hasCompressed, err := r.peerHasCompressed(ctx)
 	if err != nil {
 		o.err = err
-		return o
+		return nil
 	}
 
 	// Local keys first (outside the peer snapshot: the write re-checks them under lock).
 	localExec, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
 	if err != nil {
 		o.err = fmt.Errorf("local: %w", err)
-		return o
+		return nil
 	}
 	// Only executions that exist here can have stages here (a chunk writes or deletes an
 	// execution and its stages together), so a bulk copy of new executions skips this read.
@@ -126,13 +181,13 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 	localStages, err := fetchStageKeys(ctx, r.c.local.SQL(), t.stages, here)
 	if err != nil {
 		o.err = fmt.Errorf("local: %w", err)
-		return o
+		return nil
 	}
 
 	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
-		return o
+		return nil
 	}
 	defer ptx.Rollback()
 	var peerExec map[string]key
@@ -144,7 +199,7 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		// whole, with their keys, in two statements rather than keys first and bodies after.
 		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
+			return nil
 		}
 		peerExec = map[string]key{}
 		var owned []string
@@ -157,7 +212,7 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		}
 		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
+			return nil
 		}
 		peerStages = map[string][]key{}
 		for _, rw := range stageRows {
@@ -170,7 +225,7 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 	} else {
 		if peerExec, err = fetchExecKeys(ctx, ptx, t.executions, ids, ""); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
+			return nil
 		}
 		var owned []string
 		for _, id := range ids {
@@ -180,7 +235,7 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		}
 		if peerStages, err = fetchStageKeys(ctx, ptx, t.stages, owned); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
+			return nil
 		}
 		var gone []string
 		plans, gone = planChunk(peerID, ids, peerExec, peerStages, localExec, localStages)
@@ -195,40 +250,91 @@ func (r *peerRun) copyChunk(ctx context.Context, t table, items []item) chunkOut
 		}
 		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
+			return nil
 		}
 		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
-			return o
+			return nil
 		}
 	}
 	_ = ptx.Rollback() // read-only: nothing to commit
 	if len(plans) == 0 {
-		return o
+		return nil
 	}
 
 	for _, er := range execRows {
 		er[t.partitionColumn] = []byte(peerID)
 	}
-	plans, quarantine := r.oversize(t, plans, peerExec, execRows, stageRows, execComp, stageComp)
-	err = r.writeTx(ctx, func(tx *sql.Tx) error {
+	w := &chunkWrite{execRows: execRows, stageRows: stageRows, execComp: execComp, stageComp: stageComp, bulk: len(here) == 0}
+	w.plans, w.quarantine = r.oversize(t, plans, peerExec, execRows, stageRows, execComp, stageComp)
+	for _, rs := range [][]row{execRows, stageRows, execComp, stageComp} {
+		for _, rw := range rs {
+			w.bytes += rowSize(rw)
+		}
+	}
+	return w
+}
+
+// writeGroup writes the chunks ws in one fenced local transaction and sets their outcomes
+// os. If that fails and there are several, each is written again in its own transaction, so
+// a bad chunk fails alone.
+func (r *peerRun) writeGroup(ctx context.Context, t table, ws []*chunkWrite, os []*chunkOutcome) {
+	err := r.writeChunks(ctx, t, ws, os)
+	if err != nil && len(ws) > 1 {
+		if r.c.groupFailed != nil {
+			r.c.groupFailed()
+		}
+		for i := range ws {
+			if err := r.writeChunks(ctx, t, ws[i:i+1], os[i:i+1]); err != nil {
+				os[i].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+			}
+		}
+		return
+	}
+	if err != nil {
+		os[0].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+	}
+}
+
+// writeChunks writes ws in one fenced local transaction (the upserts of all of them packed
+// into statements together) and, when it commits, records what each chunk did in os.
+func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, os []*chunkOutcome) error {
+	var all chunkWrite
+	for _, w := range ws {
+		all.plans = append(all.plans, w.plans...)
+		all.execRows = append(all.execRows, w.execRows...)
+		all.stageRows = append(all.stageRows, w.stageRows...)
+		all.execComp = append(all.execComp, w.execComp...)
+		all.stageComp = append(all.stageComp, w.stageComp...)
+		all.quarantine = append(all.quarantine, w.quarantine...)
+	}
+	var kept map[string]bool
+	var stagesDeleted int
+	err := r.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if o.copied, o.stagesDeleted, err = r.writeChunk(ctx, tx, t, plans, execRows, stageRows, execComp, stageComp); err != nil {
+		if kept, stagesDeleted, err = r.writeChunk(ctx, tx, t, all.plans, all.execRows, all.stageRows, all.execComp, all.stageComp); err != nil {
 			return err
 		}
-		return r.quarantine(ctx, tx, t, quarantine)
+		return r.quarantine(ctx, tx, t, all.quarantine)
 	})
 	if err != nil {
-		o.copied, o.stagesDeleted = 0, 0
-		o.err = fmt.Errorf("write %s chunk: %w", t.typ, err)
-		return o
+		return err
 	}
-	o.quarantined = len(quarantine)
-	for _, q := range quarantine {
-		r.c.log.WarnContext(ctx, "peering quarantined an execution too large for any statement", "peer", peerID, "executionType", string(t.typ),
-			"execution", q.id, "table", q.table, "bytes", q.bytes, "budget", r.c.budget)
+	for i, w := range ws {
+		o := os[i]
+		for _, p := range w.plans {
+			if kept[p.id] {
+				o.copied++
+			}
+		}
+		o.quarantined = len(w.quarantine)
+		for _, q := range w.quarantine {
+			r.c.log.WarnContext(ctx, "peering quarantined an execution too large for any statement", "peer", r.p.ID, "executionType", string(t.typ),
+				"execution", q.id, "table", q.table, "bytes", q.bytes, "budget", r.c.budget)
+		}
 	}
-	return o
+	os[0].stagesDeleted = stagesDeleted // only a chunk written alone can have stale stages
+	return nil
 }
 
 // quarantined is an execution left uncopied because one of its rows is larger than any
@@ -414,7 +520,7 @@ func planChunk(peerID string, ids []string, peerExec map[string]key, peerStages 
 }
 
 // writeChunk applies a chunk's plans in the local transaction tx.
-func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []execPlan, execRows, stageRows, execComp, stageComp []row) (copied, stagesDeleted int, err error) {
+func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []execPlan, execRows, stageRows, execComp, stageComp []row) (kept map[string]bool, stagesDeleted int, err error) {
 	ids := make([]string, len(plans))
 	for i, p := range plans {
 		ids[i] = p.id
@@ -423,7 +529,7 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 	// since the plan was made wins.
 	locked, err := fetchExecKeys(ctx, tx, t.executions, ids, " FOR UPDATE")
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	keep := map[string]bool{}
 	var stale, keepStages, stagesHere, keepRows, rowsHere []string
@@ -446,24 +552,24 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 	for _, piece := range chunks(stale, r.c.opts.ChunkSize) {
 		res, err := tx.ExecContext(ctx, "DELETE FROM "+t.stages+" WHERE id IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
 		if err != nil {
-			return 0, 0, fmt.Errorf("delete stale stages: %w", err)
+			return nil, 0, fmt.Errorf("delete stale stages: %w", err)
 		}
 		n, _ := res.RowsAffected()
 		stagesDeleted += int(n)
 	}
 	stageRows = filterRows(stageRows, 2, keep) // execution_id is column 2 of a stage
 	if _, err := upsert(ctx, tx, t.stages, t.stageColumns, stageRows, r.c.budget); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	if err := r.syncCompressed(ctx, tx, compressed(t.stages), keepStages, stagesHere, stageComp); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	execRows = filterRows(execRows, 0, keep)
 	if _, err := upsert(ctx, tx, t.executions, t.execColumns, execRows, r.c.budget); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, rowsHere, execComp); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	// A version written here supersedes any quarantined one.
 	written := make([]string, 0, len(keep))
@@ -473,9 +579,9 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 		}
 	}
 	if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
-	return len(keep), stagesDeleted, nil
+	return keep, stagesDeleted, nil
 }
 
 // syncCompressed makes the local compressed-body rows of ids equal the peer's rows: upserts

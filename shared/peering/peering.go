@@ -74,6 +74,7 @@ type Options struct {
 	Now func() time.Time
 
 	packetBudget int // tests: overrides max_allowed_packet - 8 KiB
+	groupBytes   int // tests: overrides groupBytes (<0: one transaction per chunk)
 }
 
 // OptionsFrom builds Options from the configuration.
@@ -137,6 +138,7 @@ type Copier struct {
 	budget  int // bytes per local statement: max_allowed_packet - 8 KiB
 
 	afterChunk  func() // tests: runs after each chunk
+	groupFailed func() // tests: runs when a group's transaction fails, before its chunks are retried alone
 	onLeaseHeld func() // tests: runs when CopyNow finds the peer's lease held and waits
 }
 
