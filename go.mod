@@ -12,9 +12,9 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/eks v1.99.0 // the last without eks/schemas (2 to 4 ms of the scaler's cold start, for one DescribeCluster)
 	github.com/aws/aws-sdk-go-v2/service/lambda v1.108.0 // the last without lambda/schemas (3 to 9 ms of the API's cold start, for one async Invoke)
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.8
-	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.50.10
+	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.49.0 // the last without secretsmanager/schemas (every function, for GetSecretValue)
 	github.com/aws/aws-sdk-go-v2/service/sns v1.47.9
-	github.com/aws/aws-sdk-go-v2/service/sqs v1.52.10
+	github.com/aws/aws-sdk-go-v2/service/sqs v1.48.1 // the last without sqs/schemas (the ticks queue's SendMessageBatch)
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.79.3 // the last without ssm/schemas, whose init takes 6 to 14 ms of every cold start (functions/deps_test.go)
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.8
 	github.com/aws/smithy-go v1.28.8

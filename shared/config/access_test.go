@@ -122,3 +122,16 @@ tenants:` + tenantYAML("ABC", "") + "    auth: {tokens: [legacy-abc]}\n"
 		t.Errorf("discovery.removeAfterAbsentMinutes default = %d, want 60", c.Tenants[0].Discovery.RemoveAfterAbsentMinutes)
 	}
 }
+
+func TestValidTenantName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"ABC": true, "a": true, "9lives": true, "team_a.prod-1": true, strings.Repeat("x", 64): true,
+		"": false, strings.Repeat("x", 65): false, "_abc": false, ".abc": false, "-abc": false,
+		"a b": false, "a/b": false, "tenänt": false, "a*": false,
+	} {
+		if got := validTenantName(name); got != want {
+			t.Errorf("validTenantName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -8,7 +8,6 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strings"
 )
 
@@ -197,7 +196,22 @@ type Health struct {
 	TimeoutSeconds int `yaml:"timeoutSeconds"`
 }
 
-var tenantNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// validTenantName reports whether name is 1 to 64 of A-Z a-z 0-9 _ . -, starting with a
+// letter or digit: it names S3 prefixes, leases and metric dimensions. (A loop, not a regexp:
+// `{0,63}` compiles to 63 copies of the class, about a millisecond of every cold start.)
+func validTenantName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Tenant returns the tenant named name, matched exactly.
 func (c *Config) Tenant(name string) (*Tenant, bool) {

@@ -177,7 +177,7 @@ func (c *Config) Validate() error {
 		switch {
 		case t.Name == "":
 			v.add(p+".name", "is required")
-		case !tenantNameRE.MatchString(t.Name):
+		case !validTenantName(t.Name):
 			v.add(p+".name", "%q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", t.Name)
 		case names[strings.ToLower(t.Name)] == t.Name:
 			v.add(p+".name", "duplicate tenant %q", t.Name)
