@@ -521,13 +521,18 @@ func (r *peerRun) peerClock(ctx context.Context) (int64, error) {
 // vanished at the peer). Unchanged executions cost only key reads. It returns the copies gone
 // from the peer.
 func (r *peerRun) active(ctx context.Context, t table) ([]string, error) {
+	// The two reads are independent: run them at once.
+	var localIDs []string
+	var localErr error
+	var reading sync.WaitGroup
+	reading.Go(func() { localIDs, localErr = fetchIDs(ctx, r.c.local.SQL(), localActiveSQL(t), r.p.ID) })
 	peerIDs, err := fetchIDs(ctx, r.p.DB, peerActiveSQL(t), r.p.ID)
+	reading.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("peer %s: read active %s ids: %w", r.p.ID, t.typ, err)
 	}
-	localIDs, err := fetchIDs(ctx, r.c.local.SQL(), localActiveSQL(t), r.p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("local: read active %s ids: %w", t.typ, err)
+	if localErr != nil {
+		return nil, fmt.Errorf("local: read active %s ids: %w", t.typ, localErr)
 	}
 	seen := map[string]bool{}
 	var work []item
