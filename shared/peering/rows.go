@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -186,11 +187,20 @@ func upsert(ctx context.Context, x execer, tbl string, columns []string, rows []
 }
 
 // upsertSQL returns the fixed parts of tbl's upsert: the INSERT head and the ON DUPLICATE KEY
-// UPDATE tail of every column but id.
+// UPDATE tail of every column but id. Where the table has a partition (the executions), every
+// assignment is guarded: an existing row is updated only if it is already a copy of the same
+// peer, so a row owned here (another partition, or NULL) that appeared after the copier's
+// locking re-read keeps every column. (partition itself is left out: the guard makes it equal.)
 func upsertSQL(tbl string, columns []string) (head, tail string) {
+	const partition = "`partition`"
+	guarded := slices.Contains(columns, partition)
 	var sets []string
 	for _, c := range columns {
-		if c != "id" {
+		switch {
+		case c == "id" || guarded && c == partition:
+		case guarded:
+			sets = append(sets, c+" = IF("+partition+" <=> VALUES("+partition+"), VALUES("+c+"), "+c+")")
+		default:
 			sets = append(sets, c+" = VALUES("+c+")")
 		}
 	}
