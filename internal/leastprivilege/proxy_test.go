@@ -32,19 +32,20 @@ type recorder struct {
 	calls []call
 	allow []statement  // the statements of the function now running
 	s3    http.Handler // where S3 requests go (see newRecorder)
+	eks   http.Handler // where allowed EKS requests go (moto's clusters are not on loopback)
 }
 
 // The recorder also refuses, as AWS would, every request whose action and resource no
 // statement allows: moto matches resources only for S3 and SQS. And S3 requests go to s3,
 // an in-process S3, not to moto: moto's S3 signature check fails for any query value holding
 // an encoded "/" (every ListObjectsV2 prefix of the pipeline's layout), so S3 is judged here
-// only.
-func newRecorder(target string, s3 http.Handler) *recorder {
+// only. Allowed EKS requests go to eks, which names an API server on loopback.
+func newRecorder(target string, s3, eks http.Handler) *recorder {
 	u, err := url.Parse(target)
 	if err != nil {
 		panic(err)
 	}
-	r := &recorder{s3: s3}
+	r := &recorder{s3: s3, eks: eks}
 	// Rewrite, unlike Director, adds no X-Forwarded-For: moto checks S3 signatures over every
 	// header, so the request must reach it exactly as signed, Host included.
 	// The transport must not add Accept-Encoding either.
@@ -68,6 +69,8 @@ func newRecorder(target string, s3 http.Handler) *recorder {
 			refuse(rec, req, c)
 		case strings.HasPrefix(c.Action, "s3:"):
 			r.s3.ServeHTTP(rec, req)
+		case strings.HasPrefix(c.Action, "eks:"):
+			r.eks.ServeHTTP(rec, req)
 		default:
 			rp.ServeHTTP(rec, req)
 		}
@@ -86,7 +89,7 @@ var denialRE = regexp.MustCompile(`AccessDenied|is not authorized to perform|Una
 // refuse answers AccessDenied in the request's protocol.
 func refuse(w http.ResponseWriter, req *http.Request, c call) {
 	msg := "not authorized to perform: " + c.Action + " on resource: " + strings.Join(c.Resources, ", ")
-	if req.Header.Get("X-Amz-Target") != "" || strings.Contains(req.Header.Get("Content-Type"), "json") {
+	if req.Header.Get("X-Amz-Target") != "" || strings.Contains(req.Header.Get("Content-Type"), "json") || strings.HasPrefix(c.Action, "eks:") {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
 		w.WriteHeader(http.StatusBadRequest)

@@ -75,6 +75,7 @@ type world struct {
 	cfnURL       string
 	s3           http.Handler // the in-process S3 the recorder sends S3 requests to
 	s3c          *s3.Client   // the test's client of it
+	eks          *eksWorld    // the scaler's second tenant's EKS cluster
 }
 
 func newWorld(t *testing.T, admin moto) *world {
@@ -97,6 +98,7 @@ func newWorld(t *testing.T, admin moto) *world {
 	w.master = sparktest.NewMaster(sparktest.Options{})
 	t.Cleanup(func() { w.master.Close() })
 	w.caFile = w.startKafka(t)
+	w.eks = newEKSWorld(t)
 
 	w.dbSecret = secret("lp/rds", "{}") // filled by reset
 	peerSecret := secret("lp/peer-"+peerPartition, rds(peer))
@@ -173,12 +175,14 @@ func (w *world) reset(t *testing.T, fn string) {
 	defer db.Close()
 	now := time.Now()
 	up := true
-	for i := range scaling.HistoryWindow + 1 {
-		cores := 2
-		if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: tenant, OutputBytes: 1 << 30, InputRecords: 50_000_000,
-			SubmissionTime: now.Add(-time.Duration(i+1) * time.Minute).UnixMilli(), CompletionTime: now.Add(-time.Duration(i) * time.Minute).UnixMilli(),
-			CoresUsed: &cores, Status: "COMPLETE", EnableUpScale: &up, EnableDownScale: &up, CreatedAt: now}); err != nil {
-			t.Fatalf("insert stage history: %v", err)
+	for _, ten := range []string{tenant, eksTenant} {
+		for i := range scaling.HistoryWindow + 1 {
+			cores := 2
+			if err := db.InsertStageHistory(ctx, store.StageHistory{Tenant: ten, OutputBytes: 1 << 30, InputRecords: 50_000_000,
+				SubmissionTime: now.Add(-time.Duration(i+1) * time.Minute).UnixMilli(), CompletionTime: now.Add(-time.Duration(i) * time.Minute).UnixMilli(),
+				CoresUsed: &cores, Status: "COMPLETE", EnableUpScale: &up, EnableDownScale: &up, CreatedAt: now}); err != nil {
+				t.Fatalf("insert stage history: %v", err)
+			}
 		}
 	}
 	if fn == "SparkMonitorFunction" {
@@ -193,7 +197,7 @@ func (w *world) reset(t *testing.T, fn string) {
 	// holds resubmission back), so no earlier run's driver may remain.
 	w.master.Close()
 	w.master = sparktest.NewMaster(sparktest.Options{})
-	w.yaml = w.configYAML()
+	w.yaml = w.configYAML(fn)
 	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(configParameter),
 		Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(w.yaml), Overwrite: aws.Bool(true)}); err != nil {
 		t.Fatalf("put configuration: %v", err)
@@ -248,8 +252,13 @@ func rds(c store.Config) string {
 	return string(b)
 }
 
-// configYAML uses every feature that reads a secret or calls AWS.
-func (w *world) configYAML() string {
+// configYAML uses every feature that reads a secret or calls AWS. The scaler's has a second
+// tenant whose workers are on EKS (the first's are an Auto Scaling group).
+func (w *world) configYAML(fn string) string {
+	extra := ""
+	if fn == "ScalerFunction" {
+		extra = eksTenantYAML(w.secrets["token"], w.kafka.ListenAddrs()[0], w.secrets["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL())
+	}
 	broker := w.kafka.ListenAddrs()[0]
 	a := w.secrets
 	return fmt.Sprintf(`deployment: {partition: %s, region: %s}
@@ -275,7 +284,7 @@ tenants:
       monitor: {pollIntervalSeconds: 1, durationSeconds: 2} # one tick queued after the schedule's check
       cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}
 `, partition, region, a["admin"], peerPartition, a["peer"], a["topic"], tenant, a["token"], region, bucket,
-		broker, a["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL(), a["s3a"], workerGroup, region)
+		broker, a["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL(), a["s3a"], workerGroup, region) + extra
 }
 
 func migrate(t *testing.T, c store.Config) {
