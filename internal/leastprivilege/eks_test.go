@@ -78,20 +78,3 @@ func (e *eksWorld) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"certificateAuthority": map[string]string{"data": base64.StdEncoding.EncodeToString(e.ca)},
 	}})
 }
-
-// eksTenantYAML is the second tenant's configuration: the first's Kafka, bucket and Spark
-// master, workers on EKS named by cluster only.
-func eksTenantYAML(tokenSecret, broker, kafkaSecret, caFile, restURL, webURL string) string {
-	return fmt.Sprintf(`  - name: %s
-    auth: {tokensSecretArn: %q}
-    objectStore: {aws: {region: %s, bucket: %s, pathStyle: true}}
-    vector: {host: 127.0.0.1, apiPort: 1}
-    kafka: {kafkaType: confluent, kafkaBrokersHost: %q, credentialsSecretArn: %q, sslTruststoreLocation: %q}
-    spark:
-      restUrl: %q
-      webUrl: %q
-      sparkJarPath: s3://jars/logwise.jar
-      restNetworkTrusted: true
-      cluster: {clusterType: kubernetes, kubernetes: {namespace: logwise, deploymentName: spark-worker, eksClusterName: %s, eksRegion: %s}}
-`, eksTenant, tokenSecret, region, bucket, broker, kafkaSecret, caFile, restURL, webURL, eksCluster, region)
-}

@@ -255,13 +255,8 @@ func rds(c store.Config) string {
 // configYAML uses every feature that reads a secret or calls AWS. The scaler's has a second
 // tenant whose workers are on EKS (the first's are an Auto Scaling group).
 func (w *world) configYAML(fn string) string {
-	extra := ""
-	if fn == "ScalerFunction" {
-		extra = eksTenantYAML(w.secrets["token"], w.kafka.ListenAddrs()[0], w.secrets["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL())
-	}
-	broker := w.kafka.ListenAddrs()[0]
 	a := w.secrets
-	return fmt.Sprintf(`deployment: {partition: %s, region: %s}
+	yaml := fmt.Sprintf(`deployment: {partition: %s, region: %s}
 api:
   adminTokensSecretArn: %s
 peering:
@@ -270,7 +265,22 @@ peering:
   peers: [{id: %s, secretArn: %q}]
 interlink: {enabled: true, topicArn: %q}
 tenants:
-  - name: %s
+`, partition, region, a["admin"], peerPartition, a["peer"], a["topic"])
+	yaml += w.tenantYAML(tenant, fmt.Sprintf(`s3aCredentialsSecretArn: %q
+      monitor: {pollIntervalSeconds: 1, durationSeconds: 2} # one tick queued after the schedule's check
+      cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}`, a["s3a"], workerGroup, region))
+	if fn == "ScalerFunction" {
+		yaml += w.tenantYAML(eksTenant, fmt.Sprintf(
+			"cluster: {clusterType: kubernetes, kubernetes: {namespace: logwise, deploymentName: spark-worker, eksClusterName: %s, eksRegion: %s}}", eksCluster, region))
+	}
+	return yaml
+}
+
+// tenantYAML is a tenant on the world's tokens, bucket, Kafka and Spark master; spark adds
+// lines to its spark section.
+func (w *world) tenantYAML(name, spark string) string {
+	a := w.secrets
+	return fmt.Sprintf(`  - name: %s
     auth: {tokensSecretArn: %q}
     objectStore: {aws: {region: %s, bucket: %s, pathStyle: true}}
     vector: {host: 127.0.0.1, apiPort: 1}
@@ -279,12 +289,9 @@ tenants:
       restUrl: %q
       webUrl: %q
       sparkJarPath: s3://jars/logwise.jar
-      s3aCredentialsSecretArn: %q
       restNetworkTrusted: true # the Spark stand-in speaks plain HTTP on loopback
-      monitor: {pollIntervalSeconds: 1, durationSeconds: 2} # one tick queued after the schedule's check
-      cluster: {clusterType: asg, asg: {aws: {name: %s, region: %s}}}
-`, partition, region, a["admin"], peerPartition, a["peer"], a["topic"], tenant, a["token"], region, bucket,
-		broker, a["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL(), a["s3a"], workerGroup, region) + extra
+      %s
+`, name, a["token"], region, bucket, w.kafka.ListenAddrs()[0], a["kafka"], w.caFile, w.master.RestURL(), w.master.WebURL(), spark)
 }
 
 func migrate(t *testing.T, c store.Config) {
