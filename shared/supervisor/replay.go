@@ -366,14 +366,21 @@ func (p *replayRun) enterKilling(ctx context.Context) (done, handled bool, err e
 	if r.Phase == PhaseResume {
 		finished, outcome = StageWaitResume, map[string]any{"outcome": map[string]any{"dueAt": r.ResumeToSubscribePatternTimestamp, "startedAt": s.now().UnixMilli()}}
 	}
-	if g, err := s.moveStages(ctx, r, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
-		"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(p.alive(obs)), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}}); err != nil || g {
-		if err != nil {
-			return true, true, err
-		}
+	return p.advance(ctx, finished, outcome, phaseStage(r.Phase, StepKilling), map[string]any{"inputs": map[string]any{
+		"masterStatus": obs.Master.Status, "aliveDrivers": driverIDs(p.alive(obs)), "mainClass": obs.MainClass, "approvedBy": r.ApprovedBy}},
+		StepKilling, false)
+}
+
+// advance records in the replay's pipeline that stage finished ended (with outcome) and stage
+// next began (with inputs), then moves the row to step. If the pipeline refuses the next stage
+// (paused, canceled or judged meanwhile), the row holds where it is.
+func (p *replayRun) advance(ctx context.Context, finished string, outcome map[string]any, next string, inputs map[string]any, step string, cleaned bool) (done, handled bool, err error) {
+	if gated, err := p.s.moveStages(ctx, p.r, finished, outcome, next, inputs); err != nil {
+		return true, true, err
+	} else if gated {
 		return p.gated()
 	}
-	if err := s.setReplayStep(ctx, p.lease, r, StepKilling, false); err != nil {
+	if err := p.s.setReplayStep(ctx, p.lease, p.r, step, cleaned); err != nil {
 		return true, true, err
 	}
 	return false, true, nil
@@ -410,19 +417,11 @@ func (p *replayRun) kill(ctx context.Context, started bool) (done, handled bool,
 			return true, true, nil
 		}
 	}
-	if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
+	return p.advance(ctx, phaseStage(r.Phase, StepKilling), map[string]any{"outcome": map[string]any{
 		"killRequested": driverIDs(alive), "verifiedNoDriverAlive": true}},
 		phaseStage(r.Phase, StepCleaning), map[string]any{"inputs": map[string]any{
-			"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}}); err != nil || g {
-		if err != nil {
-			return true, true, err
-		}
-		return p.gated()
-	}
-	if err := s.setReplayStep(ctx, p.lease, r, StepCleaning, false); err != nil {
-		return true, true, err
-	}
-	return false, true, nil
+			"bucket": t.ObjectStore.AWS.Bucket, "checkpointDir": t.Spark.CheckPointDir, "logsDir": t.Spark.LogsDir}},
+		StepCleaning, false)
 }
 
 // clean deletes the checkpoint and <logsDir>/_spark_metadata, records it, and moves to
@@ -445,19 +444,11 @@ func (p *replayRun) clean(ctx context.Context) (done, handled bool, err error) {
 	s.record(ctx, executions.Action{Tenant: t.Name, Kind: "sparkCheckpointCleanup", Trigger: "replay",
 		Description: fmt.Sprintf("Delete the checkpoint and %s/_spark_metadata for replay %d (%s)", t.Spark.LogsDir, r.ID, r.Phase),
 		Inputs:      cleanInputs, Rule: ruleClean, Outcome: deleteOutcome(rep)})
-	if g, err := s.moveStages(ctx, r, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
-		phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}}); err != nil || g {
-		// The state is gone and the deletion recorded; the row stays in CLEANING, whose
-		// repetition deletes nothing that a driver wrote (none runs).
-		if err != nil {
-			return true, true, err
-		}
-		return p.gated()
-	}
-	if err := s.setReplayStep(ctx, p.lease, r, StepSubmitting, true); err != nil {
-		return true, true, err
-	}
-	return false, true, nil
+	// If the pipeline refuses SUBMITTING, the state is gone and the deletion recorded; the row
+	// stays in CLEANING, whose repetition deletes nothing that a driver wrote (none runs).
+	return p.advance(ctx, phaseStage(r.Phase, StepCleaning), map[string]any{"outcome": deleteOutcome(rep)},
+		phaseStage(r.Phase, StepSubmitting), map[string]any{"inputs": map[string]any{"startingOffsetsTimestamp": r.phaseTimestamp()}},
+		StepSubmitting, true)
 }
 
 // submit submits the phase unless an earlier attempt already got a driver going, completes
