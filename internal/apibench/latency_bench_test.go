@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,11 +18,11 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/apiwire"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -152,7 +150,7 @@ func newApp(b *testing.B) *httpapi.Server {
 		b.Fatalf("create bucket: %v", err)
 	}
 	db := storetest.NewConfig(b)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	env := setuptest.Load(b, "bench", fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
 database: {dsn: "%s"}
 tenants:
@@ -163,16 +161,8 @@ tenants:
     kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1}
     spark: {sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/logwise.jar}
     delayMetrics: {app: {sampleServiceName: checkout}}
-`, db.DSN(), tenant, token, bucket, s3srv.URL)), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatalf("config: %v", err)
-	}
-	env, err := setup.Load(context.Background(), "bench", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatalf("setup: %v", err)
-	}
-	b.Cleanup(func() { env.Store.Close() })
-	repo := executions.NewRepository(env.Store.SQL(), cfg.Deployment.Partition)
+`, db.DSN(), tenant, token, bucket, s3srv.URL), setup.Options{})
+	repo := executions.NewRepository(env.Store.SQL(), env.Config.Deployment.Partition)
 	for i := range 20 {
 		_, err := repo.StartPipeline(context.Background(), executions.PipelineSpec{Tenant: tenant, Name: "replay-" + strings.Repeat("x", i%3),
 			Stages: []executions.StageSpec{{RefID: "1", Type: "manualJudgment", Name: "Approve"}}})

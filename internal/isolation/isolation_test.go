@@ -1,19 +1,16 @@
 package isolation
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/executions"
 	"github.com/logwise/controlplane/shared/httpapi"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/apiwire"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -23,7 +20,7 @@ import (
 func TestWiredAppKeepsTenantsApart(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	db := storetest.NewConfig(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	env := setuptest.Load(t, "isolation", fmt.Sprintf(`
 deployment: {partition: us-east-1, region: us-east-1}
 database: {dsn: "%s"}
 api:
@@ -42,15 +39,7 @@ tenants:
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1}
     spark: {sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/logwise.jar}
-`, db.DSN())), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	env, err := setup.Load(context.Background(), "isolation", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("setup: %v", err)
-	}
-	t.Cleanup(func() { env.Store.Close() })
+`, db.DSN()), setup.Options{})
 	repo := executions.NewRepository(env.Store.SQL(), "us-east-1")
 	stages := []executions.StageSpec{{RefID: "1", Type: "manualJudgment", Name: "Approve"}}
 	abcID, err := repo.StartPipeline(t.Context(), executions.PipelineSpec{Tenant: "ABC", Name: "abc-private-replay", Stages: stages})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/scaling"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -38,7 +38,7 @@ func TestBrokenKafkaSecretFailsOnlyTheKafkaRoutes(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	env := setuptest.Load(t, "api", fmt.Sprintf(`
 deployment: {partition: us-east-1}
 database: {dsn: %q}
 tenants:
@@ -48,16 +48,8 @@ tenants:
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1, credentialsSecretArn: "arn:aws:secretsmanager:us-east-1:1:secret:kafka"}
     spark: {sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/app.jar}
-`, storetest.NewConfig(t).DSN())), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+`, storetest.NewConfig(t).DSN()), setup.Options{})
 	ctx := context.Background()
-	env, err := setup.Load(ctx, "api", setup.Options{Config: cfg, Migrate: true, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Store.Close() })
 	api, err := New(ctx, env, Options{})
 	if err != nil {
 		t.Fatalf("the API did not start with a broken Kafka secret: %v", err)

@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,8 +21,8 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/setup"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -138,15 +137,7 @@ func appFromYAML(t *testing.T, name, y string) *System {
 // appFromYAMLPool is appFromYAML with the store's pool bounded to maxOpenConns (0: the default).
 func appFromYAMLPool(t *testing.T, name, y string, maxOpenConns int) *System {
 	t.Helper()
-	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := setup.Load(context.Background(), name, setup.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxOpenConns: maxOpenConns, Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Store.Close() })
+	env := setuptest.Load(t, name, y, setup.Options{MaxOpenConns: maxOpenConns})
 	app, err := New(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/logstore"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/localwire"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/store/storetest"
 )
 
@@ -66,15 +65,7 @@ tenants:
     spark: {sparkMasterHost: 127.0.0.1, restPort: 1, webPort: 1, sparkJarPath: s3://jars/app.jar, logsDir: logs}
     delayMetrics: {app: {sampleServiceName: api}}
 `, storetest.NewConfig(t).DSN(), s3.Bucket, proxy.URL)
-	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := setup.Load(ctx, "local", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Store.Close() })
+	env := setuptest.Load(t, "local", y, setup.Options{})
 	app, err := localwire.New(ctx, env)
 	if err != nil {
 		t.Fatal(err)

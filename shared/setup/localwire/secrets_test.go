@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"github.com/logwise/controlplane/internal/syncbuf"
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
@@ -20,11 +19,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/logwise/controlplane/internal/mototest"
-	"github.com/logwise/controlplane/shared/config"
+	"github.com/logwise/controlplane/internal/syncbuf"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/metrics"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/localwire"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/storetest"
@@ -114,16 +114,8 @@ tenants:
     spark: {restUrl: %q, webUrl: %q, sparkJarPath: "s3a://jars/app.jar", s3aCredentialsSecretArn: %q, restNetworkTrusted: true}
     delayMetrics: {app: {sampleServiceName: api}}
 `, dbCfg.DSN(), token, s3.Bucket, s3.URL, kf.ListenAddrs()[0], confluentSecret, master.RestURL(), master.WebURL(), aws.ToString(created.ARN))
-	cfg, err := config.Parse([]byte(y), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &lockedBuffer{}
-	env, err := setup.Load(ctx, "local", setup.Options{Migrate: true, Config: cfg, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Store.Close() })
+	env := setuptest.Load(t, "local", y, setup.Options{Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	emf := &lockedBuffer{} // the EMF metrics are scanned too
 	env.Metrics = metrics.New(emf)
 	app, err := localwire.New(ctx, env)

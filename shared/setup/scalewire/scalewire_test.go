@@ -4,18 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/logwise/controlplane/shared/config"
 	"github.com/logwise/controlplane/shared/logstore/s3test"
 	"github.com/logwise/controlplane/shared/scaling"
 	"github.com/logwise/controlplane/shared/scaling/actuators"
 	"github.com/logwise/controlplane/shared/setup"
 	"github.com/logwise/controlplane/shared/setup/buckets"
 	"github.com/logwise/controlplane/shared/setup/scalewire"
+	"github.com/logwise/controlplane/shared/setup/setuptest"
 	"github.com/logwise/controlplane/shared/spark/sparktest"
 	"github.com/logwise/controlplane/shared/store/storetest"
 	"github.com/logwise/controlplane/shared/tracing"
@@ -31,7 +30,7 @@ func TestScalerAppliesTheAPIsScaleNow(t *testing.T) {
 	master := sparktest.NewMaster(sparktest.Options{Workers: []sparktest.WorkerSpec{{Cores: 2}, {Cores: 2}}})
 	t.Cleanup(master.Close)
 	s3 := s3test.New(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	env := setuptest.Load(t, "scaler", fmt.Sprintf(`
 deployment: {partition: us-east-1}
 database: {dsn: %q}
 tenants:
@@ -41,16 +40,8 @@ tenants:
     vector: {host: 127.0.0.1, apiPort: 1}
     kafka: {kafkaBrokersHost: 127.0.0.1, kafkaBrokerPort: 1}
     spark: {restUrl: %q, webUrl: %q, sparkJarPath: s3://jars/app.jar}
-`, storetest.NewConfig(t).DSN(), s3.Bucket, s3.URL, master.RestURL(), master.WebURL())), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+`, storetest.NewConfig(t).DSN(), s3.Bucket, s3.URL, master.RestURL(), master.WebURL()), setup.Options{})
 	ctx := context.Background()
-	env, err := setup.Load(ctx, "scaler", setup.Options{Config: cfg, Migrate: true, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Store.Close() })
 	jobs := setup.NewJobs(env)
 	sc := scalewire.New(env, buckets.New(env.AWS), actuators.InProcess(env.AWS, tracing.HTTPClient))
 	sc.AddJobs(jobs)
