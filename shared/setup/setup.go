@@ -124,7 +124,7 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	if opt.MaxOpenConns > 0 {
 		dbCfg.MaxOpenConns = opt.MaxOpenConns
 	}
-	db, err := store.OpenWith(ctx, dbCfg, tracing.OpenSQL)
+	db, err := store.Open(ctx, dbCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -125,25 +125,21 @@ type DB struct {
 	skewMs atomic.Int64
 }
 
-// Open connects, sizes the pool for Lambda and pings. It does not migrate.
-func Open(ctx context.Context, c Config) (*DB, error) {
-	return OpenWith(ctx, c, nil)
+// Pool returns a pool for c, neither sized nor connected yet: for a database that is not
+// the control plane's own, such as a peer region's (peering sizes it).
+func Pool(c Config) (*sql.DB, error) {
+	conn, err := mysql.NewConnector(c.mysqlConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", c, redactErr(err, c.Password))
+	}
+	return sql.OpenDB(conn), nil
 }
 
-// OpenWith is Open with a custom pool opener (a tracing driver wrapper); nil uses the driver.
-func OpenWith(ctx context.Context, c Config, open func(dsn string) (*sql.DB, error)) (*DB, error) {
-	var db *sql.DB
-	if open != nil {
-		var err error
-		if db, err = open(c.DSN()); err != nil {
-			return nil, fmt.Errorf("open database %s: %w", c, redactErr(err, c.Password))
-		}
-	} else {
-		conn, err := mysql.NewConnector(c.mysqlConfig())
-		if err != nil {
-			return nil, fmt.Errorf("open database %s: %w", c, redactErr(err, c.Password))
-		}
-		db = sql.OpenDB(conn)
+// Open connects, sizes the pool for Lambda and pings. It does not migrate.
+func Open(ctx context.Context, c Config) (*DB, error) {
+	db, err := Pool(c)
+	if err != nil {
+		return nil, err
 	}
 	n := c.MaxOpenConns
 	if n <= 0 {
@@ -162,7 +158,7 @@ func OpenWith(ctx context.Context, c Config, open func(dsn string) (*sql.DB, err
 	return New(db), nil
 }
 
-// New wraps an open pool (tests, tools, tracing wrappers).
+// New wraps an open pool (tests, tools).
 func New(db *sql.DB) *DB { return &DB{sql: db, now: time.Now} }
 
 // SQL exposes the pool for packages that own their own tables' queries (peering).

@@ -12,19 +12,19 @@
 // instrumentation links the DynamoDB and SQS clients, and Lambda's X-Ray daemon still needs an
 // exporter to its UDP protocol. What a function needs is small and stable: subsegment
 // documents, written to the daemon Lambda runs beside it (AWS_XRAY_DAEMON_ADDRESS), under the
-// trace header Lambda gives each invocation. That is this package (xray.go).
+// trace header Lambda gives each invocation. That is this package (xray.go). Database queries
+// are not traced: a subsegment per query would cost a UDP write each, and their time shows in
+// the subsegments of the calls around them.
 package tracing
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	_ "github.com/go-sql-driver/mysql" // registers "mysql"
 )
 
 var (
@@ -68,12 +68,6 @@ func HTTPClient(c *http.Client) *http.Client {
 		return t.HTTPClient(c)
 	}
 	return c
-}
-
-// OpenSQL opens a MySQL pool. Queries are not traced: the statements are the store's own and
-// its metrics time them; a subsegment per query would cost a UDP write each.
-func OpenSQL(dsn string) (*sql.DB, error) {
-	return sql.Open("mysql", dsn)
 }
 
 // Start begins a subsegment named name for a call the SDK does not see (Kafka's protocol);

@@ -24,7 +24,6 @@ import (
 	"github.com/logwise/controlplane/shared/setup/linkwire"
 	"github.com/logwise/controlplane/shared/setup/tickwire"
 	"github.com/logwise/controlplane/shared/store"
-	"github.com/logwise/controlplane/shared/tracing"
 )
 
 // Peering is the wired peering domain.
@@ -109,7 +108,7 @@ func (p *Peering) pool(ctx context.Context, id, dsn, secretARN, name string) (*s
 	if sc.Name == "" {
 		sc.Name = name
 	}
-	db, err := tracing.OpenSQL(sc.DSN())
+	db, err := store.Pool(sc)
 	if err != nil {
 		return nil, fmt.Errorf("peering.peers %s: open %s: %w", id, sc, err)
 	}
