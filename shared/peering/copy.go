@@ -70,12 +70,12 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 				if len(group) == 0 {
 					return
 				}
-				os := make([]*chunkOutcome, len(group))
+				outs := make([]*chunkOutcome, len(group))
 				for j, i := range group {
-					os[j] = &out[i]
+					outs[j] = &out[i]
 				}
 				r.slots <- struct{}{}
-				r.writeGroup(ctx, t, ws, os)
+				r.writeGroup(ctx, t, ws, outs)
 				<-r.slots
 				for _, i := range group {
 					done(i)
@@ -276,29 +276,29 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 }
 
 // writeGroup writes the chunks ws in one fenced local transaction and sets their outcomes
-// os. If that fails and there are several, each is written again in its own transaction, so
+// outs. If that fails and there are several, each is written again in its own transaction, so
 // a bad chunk fails alone.
-func (r *peerRun) writeGroup(ctx context.Context, t table, ws []*chunkWrite, os []*chunkOutcome) {
-	err := r.writeChunks(ctx, t, ws, os)
+func (r *peerRun) writeGroup(ctx context.Context, t table, ws []*chunkWrite, outs []*chunkOutcome) {
+	err := r.writeChunks(ctx, t, ws, outs)
 	if err != nil && len(ws) > 1 {
 		if r.c.groupFailed != nil {
 			r.c.groupFailed()
 		}
 		for i := range ws {
-			if err := r.writeChunks(ctx, t, ws[i:i+1], os[i:i+1]); err != nil {
-				os[i].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+			if err := r.writeChunks(ctx, t, ws[i:i+1], outs[i:i+1]); err != nil {
+				outs[i].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
 			}
 		}
 		return
 	}
 	if err != nil {
-		os[0].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+		outs[0].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
 	}
 }
 
 // writeChunks writes ws in one fenced local transaction (the upserts of all of them packed
-// into statements together) and, when it commits, records what each chunk did in os.
-func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, os []*chunkOutcome) error {
+// into statements together) and, when it commits, records what each chunk did in outs.
+func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, outs []*chunkOutcome) error {
 	var all chunkWrite
 	for _, w := range ws {
 		all.plans = append(all.plans, w.plans...)
@@ -321,7 +321,7 @@ func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, os
 		return err
 	}
 	for i, w := range ws {
-		o := os[i]
+		o := outs[i]
 		for _, p := range w.plans {
 			if kept[p.id] {
 				o.copied++
@@ -333,7 +333,7 @@ func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, os
 				"execution", q.id, "table", q.table, "bytes", q.bytes, "budget", r.c.budget)
 		}
 	}
-	os[0].stagesDeleted = stagesDeleted // only a chunk written alone can have stale stages
+	outs[0].stagesDeleted = stagesDeleted // only a chunk written alone can have stale stages
 	return nil
 }
 
