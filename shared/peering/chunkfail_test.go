@@ -2,6 +2,7 @@ package peering
 
 import (
 	"context"
+	"sync"
 	"testing"
 )
 
@@ -82,4 +83,46 @@ func TestBadChunkFailsAlone(t *testing.T) {
 		t.Errorf("recovery pass: %+v; want the bad chunk's 2 executions and no error", s)
 	}
 	assertConverged(t, p)
+}
+
+// TestRowAppearingBeforeAnInsertOnlyWrite: chunks whose executions were all missing here when
+// their page was read are written insert-only, without the locking re-read. A row that
+// appears here before the write (a local execution with a colliding id) fails that insert;
+// the chunks are then written the careful way, which leaves the local row and its absence of
+// stages alone and copies the rest, without an error.
+func TestRowAppearingBeforeAnInsertOnlyWrite(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	seedHistory(t, p.peer, 10, 0)
+	c := p.copier(t, oneWorkerOptions(), nil)
+	var once sync.Once
+	c.beforeWrite = func() {
+		once.Do(func() {
+			mustExec(t, p.local, "INSERT INTO pipelines (id, `partition`, application, status, build_time, updated_at, body) VALUES ('H00003', ?, 'mine', 'RUNNING', 1, 5, 'local body')", localPartition)
+		})
+	}
+	groups := 0
+	c.groupFailed = func() { groups++ }
+	if s := pass(t, c); s.NumErrors != 0 || s.NumPeered != 9 {
+		t.Errorf("pass: %+v; want the 9 executions not owned here copied and no error", s)
+	}
+	if groups != 1 {
+		t.Errorf("%d grouped writes failed; want 1 (the insert-only group meeting the local row)", groups)
+	}
+	var owner, body string
+	if err := p.local.SQL().QueryRow("SELECT `partition`, body FROM pipelines WHERE id = 'H00003'").Scan(&owner, &body); err != nil {
+		t.Fatal(err)
+	}
+	if owner != localPartition || body != "local body" {
+		t.Errorf("local row H00003 = (%s, %q); want it untouched (%s, \"local body\")", owner, body, localPartition)
+	}
+	if n := countRows(t, p.local, "SELECT COUNT(*) FROM pipeline_stages WHERE execution_id = 'H00003'"); n != 0 {
+		t.Errorf("%d of the peer's stages written under the local execution H00003; want 0", n)
+	}
+	if n := countRows(t, p.local, "SELECT COUNT(*) FROM pipeline_stages"); n != 27 {
+		t.Errorf("%d stages copied; want 27 (3 for each of the 9 copied executions)", n)
+	}
+	if h := getState(t, p.local, "pipeline").HighMark; h < 1009 {
+		t.Errorf("high mark %d; want it past every clean chunk (1009)", h)
+	}
 }

@@ -20,6 +20,10 @@ import (
 type item struct {
 	id        string
 	updatedAt int64
+	// absent: the page that listed it found no local row of it (a chunk of such items skips
+	// its own local read and is written insert-only: a row that appeared since fails the
+	// insert, and the chunk is written again the careful way).
+	absent bool
 }
 
 // chunkOutcome is what one chunk did.
@@ -164,11 +168,14 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 		return nil
 	}
 
-	// Local keys first (outside the peer snapshot: the write re-checks them under lock).
-	localExec, err := fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, "")
-	if err != nil {
-		o.err = fmt.Errorf("local: %w", err)
-		return nil
+	// Local keys first (outside the peer snapshot: the write re-checks them under lock),
+	// unless the page just found none of the chunk here.
+	localExec := map[string]key{}
+	if !allAbsent(items) {
+		if localExec, err = fetchExecKeys(ctx, r.c.local.SQL(), t.executions, ids, ""); err != nil {
+			o.err = fmt.Errorf("local: %w", err)
+			return nil
+		}
 	}
 	// Only executions that exist here can have stages here (a chunk writes or deletes an
 	// execution and its stages together), so a bulk copy of new executions skips this read.
@@ -263,7 +270,7 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 	}
 
 	for _, er := range execRows {
-		er[t.partitionColumn] = []byte(peerID)
+		er[t.partitionColumn] = peerID
 	}
 	w := &chunkWrite{execRows: execRows, stageRows: stageRows, execComp: execComp, stageComp: stageComp, bulk: len(here) == 0}
 	w.plans, w.quarantine = r.oversize(t, plans, peerExec, execRows, stageRows, execComp, stageComp)
@@ -275,30 +282,52 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 	return w
 }
 
+// allAbsent reports whether no item was here when its page was read.
+func allAbsent(items []item) bool {
+	for _, it := range items {
+		if !it.absent {
+			return false
+		}
+	}
+	return len(items) > 0
+}
+
 // writeGroup writes the chunks ws in one fenced local transaction and sets their outcomes
-// outs. If that fails and there are several, each is written again in its own transaction, so
-// a bad chunk fails alone.
+// outs: insert-only when every chunk is bulk (nothing of it was here), with upserts otherwise.
+// If that fails and there are several, or it was insert-only, each is written again in its
+// own transaction the careful way (locking re-read, upserts), so a bad chunk fails alone and
+// a row that appeared here since the read is met as the careful path meets it.
 func (r *peerRun) writeGroup(ctx context.Context, t table, ws []*chunkWrite, outs []*chunkOutcome) {
-	err := r.writeChunks(ctx, t, ws, outs)
-	if err != nil && len(ws) > 1 {
-		if r.c.groupFailed != nil {
-			r.c.groupFailed()
-		}
-		for i := range ws {
-			if err := r.writeChunks(ctx, t, ws[i:i+1], outs[i:i+1]); err != nil {
-				outs[i].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
-			}
-		}
+	if r.c.beforeWrite != nil {
+		r.c.beforeWrite()
+	}
+	insertOnly := true
+	for _, w := range ws {
+		insertOnly = insertOnly && w.bulk
+	}
+	err := r.writeChunks(ctx, t, ws, outs, insertOnly)
+	if err == nil {
 		return
 	}
-	if err != nil {
+	if len(ws) == 1 && !insertOnly {
 		outs[0].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+		return
+	}
+	if len(ws) > 1 && r.c.groupFailed != nil {
+		r.c.groupFailed()
+	}
+	for i := range ws {
+		if err := r.writeChunks(ctx, t, ws[i:i+1], outs[i:i+1], false); err != nil {
+			outs[i].err = fmt.Errorf("write %s chunk: %w", t.typ, err)
+		}
 	}
 }
 
-// writeChunks writes ws in one fenced local transaction (the upserts of all of them packed
-// into statements together) and, when it commits, records what each chunk did in outs.
-func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, outs []*chunkOutcome) error {
+// writeChunks writes ws in one fenced local transaction (the rows of all of them packed into
+// statements together) and, when it commits, records what each chunk did in outs.
+// insertOnly (bulk chunks: none of their executions was here when read) writes plain INSERTs
+// without the locking re-read: any row that is here after all fails the transaction.
+func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, outs []*chunkOutcome, insertOnly bool) error {
 	var all chunkWrite
 	for _, w := range ws {
 		all.plans = append(all.plans, w.plans...)
@@ -310,9 +339,16 @@ func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, ou
 	}
 	var kept map[string]bool
 	var stagesDeleted int
+	if len(all.quarantine) > 0 {
+		r.quarantines.Store(true)
+	}
 	err := r.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if kept, stagesDeleted, err = r.writeChunk(ctx, tx, t, all.plans, all.execRows, all.stageRows, all.execComp, all.stageComp); err != nil {
+		write := r.writeChunk
+		if insertOnly {
+			write = r.insertChunk
+		}
+		if kept, stagesDeleted, err = write(ctx, tx, t, all.plans, all.execRows, all.stageRows, all.execComp, all.stageComp); err != nil {
 			return err
 		}
 		return r.quarantine(ctx, tx, t, all.quarantine)
@@ -361,7 +397,7 @@ func (r *peerRun) oversize(t table, plans []execPlan, peerExec map[string]key, e
 		room := r.c.budget - statementFixed(tbl, columns)
 		for _, rw := range rows {
 			if n := rowSize(rw); n > room {
-				id := owner(string(rw[0].([]byte)))
+				id := owner(text(rw[0]))
 				if q, ok := bad[id]; !ok || n > q.bytes {
 					bad[id] = quarantined{id: id, table: tbl, bytes: n}
 				}
@@ -572,16 +608,51 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 		return nil, 0, err
 	}
 	// A version written here supersedes any quarantined one.
-	written := make([]string, 0, len(keep))
-	for _, p := range plans {
-		if keep[p.id] {
-			written = append(written, p.id)
+	if r.quarantines.Load() {
+		written := make([]string, 0, len(keep))
+		for _, p := range plans {
+			if keep[p.id] {
+				written = append(written, p.id)
+			}
+		}
+		if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
+			return nil, 0, err
 		}
 	}
-	if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
-		return nil, 0, err
-	}
 	return keep, stagesDeleted, nil
+}
+
+// insertChunk writes bulk chunks' plans in the local transaction tx with plain INSERTs: the
+// stages, their compressed bodies, the executions and theirs (parents before the rows that
+// reference them). Nothing was here when the chunks were read; a row that is here now (a
+// local execution with a colliding id, say) fails the insert and the transaction, and the
+// caller writes the chunks again the careful way.
+func (r *peerRun) insertChunk(ctx context.Context, tx *sql.Tx, t table, plans []execPlan, execRows, stageRows, execComp, stageComp []row) (kept map[string]bool, stagesDeleted int, err error) {
+	kept = make(map[string]bool, len(plans))
+	written := make([]string, len(plans))
+	for i, p := range plans {
+		kept[p.id], written[i] = true, p.id
+	}
+	for _, w := range []struct {
+		tbl     string
+		columns []string
+		rows    []row
+	}{
+		{t.stages, t.stageColumns, stageRows},
+		{compressed(t.stages), compressedColumns, stageComp},
+		{t.executions, t.execColumns, execRows},
+		{compressed(t.executions), compressedColumns, execComp},
+	} {
+		if _, err := insertRows(ctx, tx, w.tbl, w.columns, w.rows, r.c.budget); err != nil {
+			return nil, 0, err
+		}
+	}
+	if r.quarantines.Load() { // a version written here supersedes any quarantined one
+		if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
+			return nil, 0, err
+		}
+	}
+	return kept, 0, nil
 }
 
 // syncCompressed makes the local compressed-body rows of ids equal the peer's rows: upserts
@@ -598,7 +669,7 @@ func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, id
 		idSet[id] = true
 	}
 	for _, pr := range peerRows {
-		id := string(pr[0].([]byte))
+		id := text(pr[0])
 		if idSet[id] {
 			want[id] = true
 			rows = append(rows, pr)
@@ -623,7 +694,7 @@ func (r *peerRun) syncCompressed(ctx context.Context, tx *sql.Tx, tbl string, id
 func filterRows(rows []row, col int, keep map[string]bool) []row {
 	out := rows[:0:0]
 	for _, rw := range rows {
-		if b, ok := rw[col].([]byte); ok && keep[string(b)] {
+		if rw[col] != nil && keep[text(rw[col])] {
 			out = append(out, rw)
 		}
 	}
@@ -633,19 +704,17 @@ func filterRows(rows []row, col int, keep map[string]bool) []row {
 // rowKey reads a key from a raw row: the id, parent (stage's execution_id), updated_at and
 // partition columns at the given indexes (-1: absent).
 func rowKey(rw row, idCol, parentCol, updatedCol, partitionCol int) key {
-	k := key{id: string(rw[idCol].([]byte))}
+	k := key{id: text(rw[idCol])}
 	if parentCol >= 0 {
-		k.parent = string(rw[parentCol].([]byte))
+		k.parent = text(rw[parentCol])
 	}
-	if b := rw[updatedCol].([]byte); b != nil {
-		if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			k.updatedAt = sql.NullInt64{Int64: v, Valid: true}
+	if v := rw[updatedCol]; v != nil {
+		if n, err := strconv.ParseInt(text(v), 10, 64); err == nil {
+			k.updatedAt = sql.NullInt64{Int64: n, Valid: true}
 		}
 	}
-	if partitionCol >= 0 {
-		if b := rw[partitionCol].([]byte); b != nil {
-			k.partition = sql.NullString{String: string(b), Valid: true}
-		}
+	if partitionCol >= 0 && rw[partitionCol] != nil {
+		k.partition = sql.NullString{String: text(rw[partitionCol]), Valid: true}
 	}
 	return k
 }
@@ -672,7 +741,7 @@ func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, column
 		}
 		for _, g := range got {
 			rows = append(rows, g[:len(columns):len(columns)])
-			if withCompressed && g[len(columns)].([]byte) != nil {
+			if withCompressed && g[len(columns)] != nil {
 				comp = append(comp, g[len(columns):])
 			}
 		}

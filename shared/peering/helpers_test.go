@@ -219,7 +219,7 @@ func dump(t testing.TB, db *store.DB, typ executions.Type, where string, args ..
 	}
 	out := map[string]string{}
 	for _, r := range rows {
-		id := string(r[0].([]byte))
+		id := text(r[0])
 		var b strings.Builder
 		for i, v := range r {
 			if i == tb.partitionColumn {

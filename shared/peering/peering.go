@@ -139,6 +139,7 @@ type Copier struct {
 
 	afterChunk  func() // tests: runs after each chunk
 	groupFailed func() // tests: runs when a group's transaction fails, before its chunks are retried alone
+	beforeWrite func() // tests: runs before a group's (or a lone chunk's) first write
 	onLeaseHeld func() // tests: runs when CopyNow finds the peer's lease held and waits
 }
 

@@ -300,10 +300,10 @@ func TestDiffSlice(t *testing.T) {
 		peer, local []item
 		want        []item
 	}{
-		{"equal", []item{{"a", 1}, {"b", 2}}, []item{{"b", 2}, {"a", 1}}, nil},
-		{"gone from the peer", []item{{"a", 1}}, []item{{"a", 1}, {"b", 2}}, []item{{"b", 2}}},
-		{"missing here", []item{{"a", 1}, {"c", 3}}, []item{{"a", 1}}, []item{{"c", 3}}},
-		{"other version", []item{{"a", 2}}, []item{{"a", 1}}, []item{{"a", 1}}},
+		{"equal", []item{{id: "a", updatedAt: 1}, {id: "b", updatedAt: 2}}, []item{{id: "b", updatedAt: 2}, {id: "a", updatedAt: 1}}, nil},
+		{"gone from the peer", []item{{id: "a", updatedAt: 1}}, []item{{id: "a", updatedAt: 1}, {id: "b", updatedAt: 2}}, []item{{id: "b", updatedAt: 2}}},
+		{"missing here", []item{{id: "a", updatedAt: 1}, {id: "c", updatedAt: 3}}, []item{{id: "a", updatedAt: 1}}, []item{{id: "c", updatedAt: 3}}},
+		{"other version", []item{{id: "a", updatedAt: 2}}, []item{{id: "a", updatedAt: 1}}, []item{{id: "a", updatedAt: 1}}},
 	}
 	for _, tc := range cases {
 		if got := diffSlice(tc.peer, tc.local); !reflect.DeepEqual(got, tc.want) {

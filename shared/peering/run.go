@@ -43,6 +43,9 @@ type peerRun struct {
 	expires atomic.Int64
 	// slots bounds the chunks copied at once across every step of the run (ThreadCount).
 	slots chan struct{}
+	// quarantines: the peer may have quarantine rows (it had some when the pass began, or
+	// the pass made one), so writes must clear the rows of what they copy.
+	quarantines atomic.Bool
 }
 
 func newPeerRun(c *Copier, p *peer, lease store.Lease, limit int) *peerRun {
@@ -280,7 +283,15 @@ func (r *peerRun) loadState(ctx context.Context) (map[string]progress, error) {
 		}
 		out[kind] = p
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("read peering state of %s: %w", r.p.ID, err)
+	}
+	var quarantined bool
+	if err := r.c.local.SQL().QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM peering_quarantine WHERE peer_id = ?)", r.p.ID).Scan(&quarantined); err != nil {
+		return nil, fmt.Errorf("read the quarantine of %s: %w", r.p.ID, err)
+	}
+	r.quarantines.Store(quarantined)
+	return out, nil
 }
 
 // saveState stores progress under the lease's fence: a copier that lost the lease cannot move
@@ -459,7 +470,7 @@ func (r *peerRun) readPage(ctx context.Context, t table, lower int64) (page, err
 			continue // owned here: never overwritten
 		}
 		if !ok || !sameVersion(lk.updatedAt, k.updatedAt) {
-			pg.work = append(pg.work, item{k.id, k.updatedAt.Int64})
+			pg.work = append(pg.work, item{id: k.id, updatedAt: k.updatedAt.Int64, absent: !ok})
 		}
 	}
 	q, args := localWindowSQL(t, false), []any{lower, r.p.ID}
