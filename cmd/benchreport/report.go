@@ -203,6 +203,10 @@ type capabilityFigure struct {
 // every benchmark is listed in full under "All benchmarks" regardless.
 var capabilityFigures = []capabilityFigure{
 	{Area: "Peering", Label: "bulk copy (ns/op)", Bench: []string{"BenchmarkBulkCopy"}, Metric: "ns/op"},
+	{Area: "Peering", Label: "bulk copy rows/s vs INSERT … SELECT's (goal: at least 1)", Bench: []string{"BenchmarkBulkCopy"}, Metric: "x-insertselect-rows/s"},
+	{Area: "Peering", Label: "bulk copy's writes alone (rows already read) vs INSERT … SELECT's rows/s", Bench: []string{"BenchmarkBulkCopy"}, Metric: "writes-alone-x-insertselect-rows/s"},
+	{Area: "Peering", Label: "bulk copy, database server CPU (s; peer and local share the server)", Bench: []string{"BenchmarkBulkCopy"}, Metric: "copy-server-cpu-s"},
+	{Area: "Peering", Label: "INSERT … SELECT of the same rows, database server CPU (s)", Bench: []string{"BenchmarkBulkCopy"}, Metric: "insertselect-server-cpu-s"},
 	{Area: "Peering", Label: "steady-state pass, 100k executions (ns/op)", Bench: []string{"BenchmarkSteadyStatePass100k", "BenchmarkSteadyStatePass/100k"}, Metric: "ns/op"},
 	{Area: "Peering", Label: "steady-state pass, 1M executions (ns/op; PEERING_BENCH_1M=1)", Bench: []string{"BenchmarkSteadyStatePass1M", "BenchmarkSteadyStatePass/1M"}, Metric: "ns/op"},
 	{Area: "Peering", Label: "steady-state pass time, 1M vs 100k", Bench: []string{"BenchmarkSteadyStatePass1M", "BenchmarkSteadyStatePass/1M"}, Metric: "ns/op",
