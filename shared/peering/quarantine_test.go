@@ -22,19 +22,28 @@ func TestQuarantineClears(t *testing.T) {
 	big := strings.Repeat("z", 3000)
 	cases := []struct {
 		name  string
-		local bool               // an older version was copied before the peer grew it
-		then  func(t *testing.T) // what the peer does after the quarantine
+		local bool                          // an older version was copied before the peer grew it
+		then  func(t *testing.T, c *Copier) // what the peer (or an operator) does after the quarantine
 	}{
-		{"a later, smaller version is copied", false, func(t *testing.T) {
+		{"a later, smaller version is copied", false, func(t *testing.T, c *Copier) {
 			putExec(t, p.peer, exec{typ: executions.Pipeline, id: "POISON", partition: peerID, updatedAt: 200, body: "small"})
 		}},
-		{"tombstoned at the peer, older copy here", true, func(t *testing.T) {
+		{"a later, smaller version is copied on demand", false, func(t *testing.T, c *Copier) {
+			putExec(t, p.peer, exec{typ: executions.Pipeline, id: "POISON", partition: peerID, updatedAt: 200, body: "small"})
+			if _, err := c.CopyNow(context.Background(), peerID, executions.Pipeline, []string{"POISON"}); err != nil {
+				t.Fatalf("CopyNow: %v", err)
+			}
+			if n := quarantineRows(t, p); n != 0 {
+				t.Errorf("%d quarantine rows after the on-demand copy; want 0", n)
+			}
+		}},
+		{"tombstoned at the peer, older copy here", true, func(t *testing.T, c *Copier) {
 			tombstone(t, p.peer, executions.Pipeline, "POISON")
 		}},
-		{"tombstoned at the peer, never copied", false, func(t *testing.T) {
+		{"tombstoned at the peer, never copied", false, func(t *testing.T, c *Copier) {
 			tombstone(t, p.peer, executions.Pipeline, "POISON")
 		}},
-		{"plainly deleted at the peer, never copied", false, func(t *testing.T) {
+		{"plainly deleted at the peer, never copied", false, func(t *testing.T, c *Copier) {
 			mustExec(t, p.peer, "DELETE FROM pipelines WHERE id = 'POISON'")
 		}},
 	}
@@ -56,7 +65,7 @@ func TestQuarantineClears(t *testing.T) {
 			if s := pass(t, c); s.NumQuarantined != 1 || quarantineRows(t, p) != 1 {
 				t.Fatalf("setup: summary %+v, %d quarantine rows; want one quarantined", s, quarantineRows(t, p))
 			}
-			tc.then(t)
+			tc.then(t, c)
 			buf.Reset()
 			s := pass(t, c)
 			if n := quarantineRows(t, p); n != 0 || s.NumQuarantined != 0 || s.NumErrors != 0 {

@@ -43,8 +43,8 @@ type peerRun struct {
 	expires atomic.Int64
 	// slots bounds the chunks copied at once across every step of the run (ThreadCount).
 	slots chan struct{}
-	// quarantines: the peer may have quarantine rows (it had some when the pass began, or
-	// the pass made one), so writes must clear the rows of what they copy.
+	// quarantines: the peer may have quarantine rows (it had some when the pass began, the
+	// pass made one, or nobody looked), so writes must clear the rows of what they copy.
 	quarantines atomic.Bool
 }
 
@@ -55,6 +55,7 @@ func newPeerRun(c *Copier, p *peer, lease store.Lease, limit int) *peerRun {
 		r.counts[t] = &counts{}
 	}
 	r.expires.Store(lease.ExpiresAt.UnixMilli())
+	r.quarantines.Store(true) // until loadState has looked (an on-demand copy never does)
 	return r
 }
 
