@@ -54,6 +54,8 @@ func TestParseDefaults(t *testing.T) {
 		{"peering chunk", c.Peering.ChunkSize, 100},
 		{"peering drift", c.Peering.ClockDriftMs, 5000},
 		{"peering delete limit", c.Peering.MaxAllowedDeleteCount, 100},
+		{"peering chunk bytes", c.Peering.ChunkMiB, 4},
+		{"peering memory", c.Peering.MemoryMiB, 32},
 		{"interlink remembered", c.Interlink.MaxRemembered, 32},
 		{"interlink repeats", c.Interlink.MaxRepeats, 8},
 		{"interlink window", c.Interlink.WindowSeconds, 60},
@@ -124,6 +126,9 @@ tenants:
 peering:
   peers: [{id: us-east-1, dsn: "u:p@tcp(h:3306)/orca"}, {id: eu, dsn: "a", secretArn: "b"}]
 `, []string{"peering.peers[0].id: \"us-east-1\" is this deployment's own partition", "peering.peers[1]: set exactly one of dsn and secretArn"}},
+		{"peering memory below a chunk", minimal + `
+peering: {chunkMiB: 16, memoryMiB: 8}
+`, []string{"peering.memoryMiB: must be at least peering.chunkMiB"}},
 		{"duplicate tenant", minimal + `
   - name: ABC
     objectStore: {aws: {bucket: logs}}

@@ -15,6 +15,11 @@ type Peering struct {
 	// SweepSlice is how many local copies of each execution type the reconciliation sweep
 	// compares with the peer per pass (0: the default, 2500; negative: no sweep).
 	SweepSlice int `yaml:"sweepSlice"`
+	// ChunkMiB is the most a chunk reads at once (default 4): a heavier chunk is read in
+	// halves. MemoryMiB bounds the rows the copier holds at once (default 32; at least
+	// ChunkMiB); raise both with the function's memory for executions of many megabytes.
+	ChunkMiB  int `yaml:"chunkMiB"`
+	MemoryMiB int `yaml:"memoryMiB"`
 }
 
 // Peer is one peer region's database, read-only.
@@ -51,6 +56,8 @@ func (p *Peering) setDefaults() {
 	defInt(&p.ClockDriftMs, 5000)
 	defInt(&p.MaxAllowedDeleteCount, 100)
 	defInt(&p.OwnerUnreachableMinutes, 15)
+	defInt(&p.ChunkMiB, 4)
+	defInt(&p.MemoryMiB, 32)
 }
 
 func (i *Interlink) setDefaults() {
@@ -64,6 +71,11 @@ func (c *Config) validatePeering(v *validator) {
 	v.positive("peering.intervalMs", p.IntervalMs)
 	v.positive("peering.threadCount", p.ThreadCount)
 	v.positive("peering.chunkSize", p.ChunkSize)
+	v.positive("peering.chunkMiB", p.ChunkMiB)
+	v.positive("peering.memoryMiB", p.MemoryMiB)
+	if p.MemoryMiB < p.ChunkMiB {
+		v.add("peering.memoryMiB", "must be at least peering.chunkMiB")
+	}
 	if p.ClockDriftMs < 0 {
 		v.add("peering.clockDriftMs", "must not be negative")
 	}

@@ -43,7 +43,10 @@ const groupBytes = 4 << 20
 // copyAll copies items in chunks of ChunkSize on up to ThreadCount workers (and no more than
 // the local pool's connections). A worker writes the chunks it reads whose executions are all
 // new here together, in transactions of up to groupBytes; other chunks are written alone.
-// One failed chunk does not stop the others.
+// A chunk whose rows come to more than ChunkBytes is read again in halves (down to one
+// execution, read whole), and every read first reserves ChunkBytes of the pass's memory
+// budget: the rows a pass holds stay near MemoryBytes whatever the executions weigh. One
+// failed chunk does not stop the others.
 func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOutcome {
 	cs := chunks(items, r.c.opts.ChunkSize)
 	out := make([]chunkOutcome, len(cs))
@@ -51,60 +54,16 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 	if n := r.c.local.SQL().Stats().MaxOpenConnections; n > 0 {
 		workers = min(workers, n)
 	}
-	budget := groupBytes
-	if r.c.opts.groupBytes != 0 {
-		budget = r.c.opts.groupBytes
-	}
-	done := func(i int) {
-		out[i].items = cs[i]
-		if r.c.afterChunk != nil {
-			r.c.afterChunk()
-		}
-	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var group []int // chunks read and waiting to be written together
-			var ws []*chunkWrite
-			size := 0
-			flush := func() {
-				if len(group) == 0 {
-					return
-				}
-				outs := make([]*chunkOutcome, len(group))
-				for j, i := range group {
-					outs[j] = &out[i]
-				}
-				r.slots <- struct{}{}
-				r.writeGroup(ctx, t, ws, outs)
-				<-r.slots
-				for _, i := range group {
-					done(i)
-				}
-				group, ws, size = nil, nil, 0
-			}
+		wg.Go(func() {
+			w := &copyWorker{r: r, t: t, cs: cs, out: out, open: map[int]int{}, finished: map[int]bool{}}
 			for i := range next {
-				r.slots <- struct{}{}
-				w := r.readChunk(ctx, t, cs[i], &out[i])
-				if w != nil && (!w.bulk || budget < 0) {
-					r.writeGroup(ctx, t, []*chunkWrite{w}, []*chunkOutcome{&out[i]})
-					w = nil
-				}
-				<-r.slots
-				if w == nil {
-					done(i)
-					continue
-				}
-				group, ws, size = append(group, i), append(ws, w), size+w.bytes
-				if size >= budget {
-					flush()
-				}
+				w.chunk(ctx, i)
 			}
-			flush()
-		}()
+			w.flush(ctx)
+		})
 	}
 	for i := range cs {
 		next <- i
@@ -120,6 +79,148 @@ func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOut
 		}
 	}
 	return out
+}
+
+// copyWorker is one of copyAll's workers: it reads chunks (in parts when they are too
+// heavy), writes them alone or in groups, and folds the parts' outcomes into out.
+type copyWorker struct {
+	r   *peerRun
+	t   table
+	cs  [][]item
+	out []chunkOutcome
+	// The group: parts read and waiting to be written together, their sizes' sum, and the
+	// chunks they belong to.
+	ws    []*chunkWrite
+	parts []part
+	size  int
+	// open counts each chunk's parts not yet folded into out; finished marks the chunks
+	// whose parts have all been read.
+	open     map[int]int
+	finished map[int]bool
+}
+
+// part is some or all of chunk i's executions, and what writing them did.
+type part struct {
+	i int
+	o *chunkOutcome
+}
+
+// chunk copies chunk i: reads it (halving it while its rows are over ChunkBytes), writes
+// what is not bulk at once and keeps bulk parts for the group.
+func (w *copyWorker) chunk(ctx context.Context, i int) {
+	r := w.r
+	limit := r.c.opts.ChunkBytes
+	queue := [][]item{w.cs[i]}
+	for len(queue) > 0 {
+		items := queue[0]
+		queue = queue[1:]
+		p := part{i: i, o: &chunkOutcome{}}
+		w.open[i]++
+		if !r.c.mem.tryReserve(limit) {
+			w.flush(ctx) // give back what this worker holds before waiting for the others
+			if err := r.c.mem.reserve(ctx, limit); err != nil {
+				p.o.err = err
+				w.fold(p)
+				continue
+			}
+		}
+		bound := limit
+		if len(items) == 1 {
+			bound = 0 // one execution is read whole, whatever it weighs
+		}
+		r.slots <- struct{}{}
+		cw := r.readChunk(ctx, w.t, items, p.o, bound)
+		if errors.Is(p.o.err, errOverBudget) {
+			<-r.slots
+			r.c.mem.release(limit)
+			w.open[i]--
+			h := len(items) / 2
+			queue = append([][]item{items[:h], items[h:]}, queue...)
+			continue
+		}
+		held := 0
+		if cw != nil {
+			held = cw.bytes
+		}
+		r.c.mem.adjust(held - limit) // keep what the rows weigh (more, when one execution overshot)
+		if r.c.partRead != nil {
+			r.c.partRead(len(items), held)
+		}
+		if cw != nil && (!cw.bulk || w.groupBudget() < 0) {
+			r.writeGroup(ctx, w.t, []*chunkWrite{cw}, []*chunkOutcome{p.o})
+			r.c.mem.release(held)
+			cw = nil
+		}
+		<-r.slots
+		if cw == nil {
+			w.fold(p)
+			continue
+		}
+		w.ws, w.parts, w.size = append(w.ws, cw), append(w.parts, p), w.size+cw.bytes
+		if w.size >= w.groupBudget() {
+			w.flush(ctx)
+		}
+	}
+	w.finished[i] = true
+	if w.open[i] == 0 {
+		w.done(i)
+	}
+}
+
+// groupBudget is the most bytes of rows one group writes (<0: every chunk alone).
+func (w *copyWorker) groupBudget() int {
+	if b := w.r.c.opts.groupBytes; b != 0 {
+		return b
+	}
+	return groupBytes
+}
+
+// flush writes the group in one transaction and gives its bytes back to the budget.
+func (w *copyWorker) flush(ctx context.Context) {
+	if len(w.ws) == 0 {
+		return
+	}
+	outs := make([]*chunkOutcome, len(w.parts))
+	for j, p := range w.parts {
+		outs[j] = p.o
+	}
+	r := w.r
+	r.slots <- struct{}{}
+	r.writeGroup(ctx, w.t, w.ws, outs)
+	<-r.slots
+	r.c.mem.release(w.size)
+	parts := w.parts
+	w.ws, w.parts, w.size = nil, nil, 0
+	for _, p := range parts {
+		w.fold(p)
+	}
+}
+
+// fold adds a written (or failed) part's outcome to its chunk's, and finishes the chunk once
+// all its parts are in.
+func (w *copyWorker) fold(p part) {
+	o := &w.out[p.i]
+	o.copied += p.o.copied
+	o.stagesDeleted += p.o.stagesDeleted
+	o.quarantined += p.o.quarantined
+	o.gone = append(o.gone, p.o.gone...)
+	if o.err == nil {
+		o.err = p.o.err
+	}
+	w.open[p.i]--
+	if w.finished[p.i] && w.open[p.i] == 0 {
+		w.done(p.i)
+	}
+}
+
+// done finishes chunk i: its outcome now covers its items.
+func (w *copyWorker) done(i int) {
+	w.out[i].items = w.cs[i]
+	delete(w.open, i)
+	delete(w.finished, i)
+	if w.r.c.afterChunk != nil {
+		w.r.c.afterChunk()
+	}
 }
 
 // copyAsync runs copyAll in the background; the channel yields its outcomes.
@@ -156,7 +257,10 @@ type chunkWrite struct {
 // is not the peer's (owned here, e.g. after a takeover) is never written; an id gone from the
 // peer (or no longer owned by it) is put in o.gone and not touched here. It returns nil when
 // there is nothing to write or the read failed (o.err).
-func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunkOutcome) *chunkWrite {
+//
+// bound, when not 0, is the most bytes of rows the chunk may read: past it, the read stops
+// with errOverBudget in o.err, and the caller reads the chunk in halves.
+func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunkOutcome, bound int) *chunkWrite {
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.id
@@ -191,6 +295,10 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 		return nil
 	}
 
+	var left *int // what the body reads may still return (nil: no bound)
+	if bound > 0 {
+		left = &bound
+	}
 	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
@@ -204,7 +312,7 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 	if len(here) == 0 {
 		// None of the chunk is here yet (a bulk copy): every body is needed, so rows are read
 		// whole, with their keys, in two statements rather than keys first and bodies after.
-		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed); err != nil {
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed, left); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
@@ -217,7 +325,7 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 				owned = append(owned, k.id)
 			}
 		}
-		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed); err != nil {
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed, left); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
@@ -255,11 +363,11 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 			}
 			stageIDs = append(stageIDs, p.stages...)
 		}
-		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed); err != nil {
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed, left); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
-		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed); err != nil {
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed, left); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
@@ -725,7 +833,10 @@ const bodyPiece = 500
 // fetchBodies reads the rows of tbl with the given ids and, when the peer has Orca's
 // compressed-body tables, their compressed bodies in the same statement (a LEFT JOIN): rows
 // as tbl's columns, comp as compressedColumns.
-func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, by string, ids []string, withCompressed bool) (rows, comp []row, err error) {
+//
+// left, when not nil, is what the reads may still return: each row read takes its size from
+// it, and the read stops with errOverBudget once it is spent.
+func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, by string, ids []string, withCompressed bool, left *int) (rows, comp []row, err error) {
 	n := len(columns)
 	sel := "SELECT t." + strings.Join(columns, ", t.")
 	from := " FROM " + tbl + " t"
@@ -735,7 +846,7 @@ func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, column
 		n += len(compressedColumns)
 	}
 	for _, piece := range chunks(ids, bodyPiece) {
-		got, err := fetchRows(ctx, q, n, sel+from+" WHERE t."+by+" IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		got, err := scan(ctx, q, within(rawRow(n), left), sel+from+" WHERE t."+by+" IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", tbl, err)
 		}

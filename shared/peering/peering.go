@@ -70,6 +70,13 @@ type Options struct {
 	// PageSize is how many peer keys the completed delta reads per page (default
 	// ChunkSize×ThreadCount, at least 1000).
 	PageSize int
+	// ChunkBytes is the most bytes of rows one chunk reads at once (default 4 MiB): a chunk
+	// over it is read in halves, down to a single execution, which is read whole.
+	ChunkBytes int
+	// MemoryBytes bounds the rows the copier holds in memory at once, read and not yet
+	// written, across its workers, peers and execution types (default 32 MiB, at least
+	// ChunkBytes): with 128 MB of Lambda memory, executions of any weight fit.
+	MemoryBytes int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -80,7 +87,8 @@ type Options struct {
 // OptionsFrom builds Options from the configuration.
 func OptionsFrom(c config.Peering, partition string) Options {
 	return Options{Partition: partition, IntervalMs: c.IntervalMs, ThreadCount: c.ThreadCount, ChunkSize: c.ChunkSize,
-		ClockDriftMs: c.ClockDriftMs, MaxAllowedDeleteCount: c.MaxAllowedDeleteCount, SweepSlice: c.SweepSlice}
+		ClockDriftMs: c.ClockDriftMs, MaxAllowedDeleteCount: c.MaxAllowedDeleteCount, SweepSlice: c.SweepSlice,
+		ChunkBytes: c.ChunkMiB << 20, MemoryBytes: c.MemoryMiB << 20}
 }
 
 func (o *Options) setDefaults() {
@@ -117,6 +125,13 @@ func (o *Options) setDefaults() {
 	if o.PageSize <= 0 {
 		o.PageSize = max(1000, o.ChunkSize*o.ThreadCount)
 	}
+	if o.ChunkBytes <= 0 {
+		o.ChunkBytes = 4 << 20
+	}
+	if o.MemoryBytes <= 0 {
+		o.MemoryBytes = 32 << 20
+	}
+	o.MemoryBytes = max(o.MemoryBytes, o.ChunkBytes)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -136,11 +151,13 @@ type Copier struct {
 	metrics *metrics.Writer
 	log     *slog.Logger
 	budget  int // bytes per local statement: max_allowed_packet - 8 KiB
+	mem     *memBudget
 
-	afterChunk  func() // tests: runs after each chunk
-	groupFailed func() // tests: runs when a group's transaction fails, before its chunks are retried alone
-	beforeWrite func() // tests: runs before a group's (or a lone chunk's) first write
-	onLeaseHeld func() // tests: runs when CopyNow finds the peer's lease held and waits
+	afterChunk  func()                      // tests: runs after each chunk
+	groupFailed func()                      // tests: runs when a group's transaction fails, before its chunks are retried alone
+	beforeWrite func()                      // tests: runs before a group's (or a lone chunk's) first write
+	partRead    func(executions, bytes int) // tests: runs after each chunk (or part of one) is read
+	onLeaseHeld func()                      // tests: runs when CopyNow finds the peer's lease held and waits
 }
 
 type peer struct {
@@ -171,7 +188,7 @@ func New(ctx context.Context, local *store.DB, peers []Peer, opts Options, rec r
 	if err != nil {
 		return nil, err
 	}
-	c := &Copier{local: local, opts: opts, rec: rec, metrics: m, log: log}
+	c := &Copier{local: local, opts: opts, rec: rec, metrics: m, log: log, mem: newMemBudget(opts.MemoryBytes)}
 	seen := map[string]bool{}
 	for _, p := range peers {
 		switch {

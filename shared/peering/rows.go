@@ -3,6 +3,7 @@ package peering
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,6 +131,27 @@ func oneString(rs *sql.Rows) (string, error) {
 	var s string
 	err := rs.Scan(&s)
 	return s, err
+}
+
+// errOverBudget: the rows read came to more bytes than the read was allowed.
+var errOverBudget = errors.New("the rows read are over the chunk's byte budget (peering.chunkMiB)")
+
+// within wraps decode so that each row decoded takes its size (rowSize) from *left and the
+// scan stops with errOverBudget once that goes below zero; a nil left bounds nothing.
+func within(decode func(*sql.Rows) (row, error), left *int) func(*sql.Rows) (row, error) {
+	if left == nil {
+		return decode
+	}
+	return func(rs *sql.Rows) (row, error) {
+		r, err := decode(rs)
+		if err != nil {
+			return nil, err
+		}
+		if *left -= rowSize(r); *left < 0 {
+			return nil, errOverBudget
+		}
+		return r, nil
+	}
 }
 
 // fetchRows runs query and returns every row as rawRow decodes it.
