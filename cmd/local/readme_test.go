@@ -126,10 +126,11 @@ func TestREADMEExamples(t *testing.T) {
 	})
 	base, _ := startRunner(t, time.Second)
 	host := strings.TrimPrefix(base, "http://")
-	// The examples describe a running demo: its job submitted and its services discovered.
-	waitFor(t, 30*time.Second, "the demo's job runs", func() (bool, string) {
+	// The examples describe a running demo: its job's driver RUNNING (the health check is UP
+	// from SUBMITTED on, before the master launches the driver).
+	waitFor(t, 30*time.Second, "the demo's driver runs", func() (bool, string) {
 		s, m := sparkCheck(t, base)
-		return s == "UP", s + " " + m
+		return s == "UP" && strings.Contains(m, " is RUNNING "), s + " " + m
 	})
 	for _, ex := range examples {
 		cmd := strings.ReplaceAll(ex.command, "localhost:8080", host)
