@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -47,6 +48,37 @@ func (t *Template) FunctionTimeout(logicalID string) (time.Duration, error) {
 		return 0, fmt.Errorf("SAM template: %s Timeout %q is not a positive number of seconds", logicalID, n.Value)
 	}
 	return time.Duration(s) * time.Second, nil
+}
+
+// FunctionMemorySize is the MemorySize (MB) of function logicalID, or the Globals' when it
+// sets none.
+func (t *Template) FunctionMemorySize(logicalID string) (int, error) {
+	fn := get(t.root["Resources"], logicalID)
+	if fn == nil {
+		return 0, fmt.Errorf("SAM template has no resource %s", logicalID)
+	}
+	n := get(fn, "Properties", "MemorySize")
+	if n == nil {
+		n = get(t.root["Globals"], "Function", "MemorySize")
+	}
+	if n == nil {
+		return 128, nil // Lambda's default
+	}
+	mb, err := strconv.Atoi(n.Value)
+	if err != nil || mb <= 0 {
+		return 0, fmt.Errorf("SAM template: %s MemorySize %q is not a positive number of MB", logicalID, n.Value)
+	}
+	return mb, nil
+}
+
+// FunctionVariable is the literal value of environment variable name in function logicalID's
+// Environment (false when it is not set there, or set with an intrinsic function).
+func (t *Template) FunctionVariable(logicalID, name string) (string, bool) {
+	n := get(t.root["Resources"], logicalID, "Properties", "Environment", "Variables", name)
+	if n == nil || n.Kind != yaml.ScalarNode || strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		return "", false
+	}
+	return n.Value, true
 }
 
 // DashboardBody is the DashboardBody of the AWS::CloudWatch::Dashboard resource named

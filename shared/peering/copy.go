@@ -44,7 +44,8 @@ const groupBytes = 4 << 20
 // the local pool's connections). A worker writes the chunks it reads whose executions are all
 // new here together, in transactions of up to groupBytes; other chunks are written alone.
 // A chunk whose rows come to more than ChunkBytes is read again in halves (down to one
-// execution, read whole), and every read first reserves ChunkBytes of the pass's memory
+// execution, read whole; the worker's next chunks start at the size that fit), and every
+// read first reserves ChunkBytes of the pass's memory
 // budget: the rows a pass holds stay near MemoryBytes whatever the executions weigh. One
 // failed chunk does not stop the others.
 func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOutcome {
@@ -97,6 +98,9 @@ type copyWorker struct {
 	// whose parts have all been read.
 	open     map[int]int
 	finished map[int]bool
+	// fit is how many executions a part reads, learned from the chunks before (0: a whole
+	// chunk), so that heavy executions do not make every chunk start over at full size.
+	fit int
 }
 
 // part is some or all of chunk i's executions, and what writing them did.
@@ -111,6 +115,9 @@ func (w *copyWorker) chunk(ctx context.Context, i int) {
 	r := w.r
 	limit := r.c.opts.ChunkBytes
 	queue := [][]item{w.cs[i]}
+	if w.fit > 0 {
+		queue = chunks(w.cs[i], w.fit)
+	}
 	for len(queue) > 0 {
 		items := queue[0]
 		queue = queue[1:]
@@ -135,12 +142,16 @@ func (w *copyWorker) chunk(ctx context.Context, i int) {
 			r.c.mem.release(limit)
 			w.open[i]--
 			h := len(items) / 2
+			w.fit = h
 			queue = append([][]item{items[:h], items[h:]}, queue...)
 			continue
 		}
 		held := 0
 		if cw != nil {
 			held = cw.bytes
+		}
+		if w.fit > 0 && held < limit/2 {
+			w.fit = min(2*w.fit, r.c.opts.ChunkSize) // lighter executions again: read more at once
 		}
 		r.c.mem.adjust(held - limit) // keep what the rows weigh (more, when one execution overshot)
 		if r.c.partRead != nil {
