@@ -32,13 +32,9 @@ func Load(path string) (*Template, error) {
 
 // FunctionTimeout is the Timeout of function logicalID, or the Globals' when it sets none.
 func (t *Template) FunctionTimeout(logicalID string) (time.Duration, error) {
-	fn := get(t.root["Resources"], logicalID)
-	if fn == nil {
-		return 0, fmt.Errorf("SAM template has no resource %s", logicalID)
-	}
-	n := get(fn, "Properties", "Timeout")
-	if n == nil {
-		n = get(t.root["Globals"], "Function", "Timeout")
+	n, err := t.functionProperty(logicalID, "Timeout")
+	if err != nil {
+		return 0, err
 	}
 	if n == nil {
 		return 3 * time.Second, nil // Lambda's default
@@ -53,13 +49,9 @@ func (t *Template) FunctionTimeout(logicalID string) (time.Duration, error) {
 // FunctionMemorySize is the MemorySize (MB) of function logicalID, or the Globals' when it
 // sets none.
 func (t *Template) FunctionMemorySize(logicalID string) (int, error) {
-	fn := get(t.root["Resources"], logicalID)
-	if fn == nil {
-		return 0, fmt.Errorf("SAM template has no resource %s", logicalID)
-	}
-	n := get(fn, "Properties", "MemorySize")
-	if n == nil {
-		n = get(t.root["Globals"], "Function", "MemorySize")
+	n, err := t.functionProperty(logicalID, "MemorySize")
+	if err != nil {
+		return 0, err
 	}
 	if n == nil {
 		return 128, nil // Lambda's default
@@ -69,6 +61,19 @@ func (t *Template) FunctionMemorySize(logicalID string) (int, error) {
 		return 0, fmt.Errorf("SAM template: %s MemorySize %q is not a positive number of MB", logicalID, n.Value)
 	}
 	return mb, nil
+}
+
+// functionProperty is property key of function logicalID, or the Globals' when it sets none
+// (nil when neither does).
+func (t *Template) functionProperty(logicalID, key string) (*yaml.Node, error) {
+	fn := get(t.root["Resources"], logicalID)
+	if fn == nil {
+		return nil, fmt.Errorf("SAM template has no resource %s", logicalID)
+	}
+	if n := get(fn, "Properties", key); n != nil {
+		return n, nil
+	}
+	return get(t.root["Globals"], "Function", key), nil
 }
 
 // FunctionVariable is the literal value of environment variable name in function logicalID's
