@@ -45,9 +45,8 @@ const groupBytes = 4 << 20
 // new here together, in transactions of up to groupBytes; other chunks are written alone.
 // A chunk whose rows come to more than ChunkBytes is read again in halves (down to one
 // execution, read whole; the worker's next chunks start at the size that fit), and every
-// read first reserves ChunkBytes of the pass's memory
-// budget: the rows a pass holds stay near MemoryBytes whatever the executions weigh. One
-// failed chunk does not stop the others.
+// read first reserves ChunkBytes of the copier's memory budget, so the rows it holds stay
+// near MemoryBytes whatever the executions weigh. One failed chunk does not stop the others.
 func (r *peerRun) copyAll(ctx context.Context, t table, items []item) []chunkOutcome {
 	cs := chunks(items, r.c.opts.ChunkSize)
 	out := make([]chunkOutcome, len(cs))
