@@ -62,9 +62,13 @@ var binaryTypes = map[string]bool{"BIT": true, "BINARY": true, "VARBINARY": true
 	"TINYBLOB": true, "MEDIUMBLOB": true, "LONGBLOB": true, "GEOMETRY": true}
 
 // rawRow decodes rows of ncols columns as they were sent: text as strings, binary values as
-// bytes (the column types are read from the first row's result set).
+// bytes (the column types are read from the first row's result set). Scan copies each value
+// out, so the scan targets are reused from row to row.
 func rawRow(ncols int) func(*sql.Rows) (row, error) {
 	var binary []bool
+	texts := make([]sql.NullString, ncols)
+	bins := make([][]byte, ncols)
+	dest := make([]any, ncols)
 	return func(rs *sql.Rows) (row, error) {
 		if binary == nil {
 			cts, err := rs.ColumnTypes()
@@ -77,16 +81,11 @@ func rawRow(ncols int) func(*sql.Rows) (row, error) {
 			binary = make([]bool, ncols)
 			for i, ct := range cts {
 				binary[i] = binaryTypes[ct.DatabaseTypeName()]
-			}
-		}
-		texts := make([]sql.NullString, ncols)
-		bins := make([][]byte, ncols)
-		dest := make([]any, ncols)
-		for i := range dest {
-			if binary[i] {
-				dest[i] = &bins[i]
-			} else {
-				dest[i] = &texts[i]
+				if binary[i] {
+					dest[i] = &bins[i]
+				} else {
+					dest[i] = &texts[i]
+				}
 			}
 		}
 		if err := rs.Scan(dest...); err != nil {
