@@ -22,7 +22,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -86,22 +85,15 @@ func Load(ctx context.Context, name string, opt Options) (*Env, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	region := os.Getenv("AWS_REGION")
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, func(o *awsconfig.LoadOptions) error {
-		if region == "" {
-			o.Region = "us-east-1" // only signs requests; every real client names its region
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
+	// Without AWS_REGION the region only signs requests: every real client names its own.
+	awsCfg := awsFromEnv(os.LookupEnv, "us-east-1")
 	tracing.AWS(&awsCfg)
 	env.AWS = awsCfg
 	env.Redactor = redact.New(nil)
 	env.Secrets = NewSecrets(secretsmanager.NewFromConfig(awsCfg), env.Redactor)
 
 	cfg := opt.Config
+	var err error
 	if cfg == nil {
 		if cfg, err = loadConfig(ctx, awsCfg, lookup); err != nil {
 			return nil, err
