@@ -254,7 +254,7 @@ type chunkWrite struct {
 	plans                                    []execPlan
 	execRows, stageRows, execComp, stageComp []row
 	quarantine                               []quarantined
-	bytes                                    int  // the rows' size in statements
+	bytes                                    int  // the size (rowSize) of the rows read
 	bulk                                     bool // none of the chunk's executions was here when read
 }
 
@@ -305,10 +305,7 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 		return nil
 	}
 
-	var left *int // what the body reads may still return (nil: no bound)
-	if bound > 0 {
-		left = &bound
-	}
+	read := &readBytes{limit: bound}
 	ptx, err := r.p.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		o.err = fmt.Errorf("peer %s: begin snapshot: %w", peerID, err)
@@ -322,7 +319,7 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 	if len(here) == 0 {
 		// None of the chunk is here yet (a bulk copy): every body is needed, so rows are read
 		// whole, with their keys, in two statements rather than keys first and bodies after.
-		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed, left); err != nil {
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", ids, hasCompressed, read); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
@@ -335,7 +332,7 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 				owned = append(owned, k.id)
 			}
 		}
-		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed, left); err != nil {
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "execution_id", owned, hasCompressed, read); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
@@ -373,11 +370,11 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 			}
 			stageIDs = append(stageIDs, p.stages...)
 		}
-		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed, left); err != nil {
+		if execRows, execComp, err = r.fetchBodies(ctx, ptx, t.executions, t.execColumns, "id", rowIDs, hasCompressed, read); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
-		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed, left); err != nil {
+		if stageRows, stageComp, err = r.fetchBodies(ctx, ptx, t.stages, t.stageColumns, "id", stageIDs, hasCompressed, read); err != nil {
 			o.err = fmt.Errorf("peer %s: %w", peerID, err)
 			return nil
 		}
@@ -390,13 +387,8 @@ func (r *peerRun) readChunk(ctx context.Context, t table, items []item, o *chunk
 	for _, er := range execRows {
 		er[t.partitionColumn] = peerID
 	}
-	w := &chunkWrite{execRows: execRows, stageRows: stageRows, execComp: execComp, stageComp: stageComp, bulk: len(here) == 0}
+	w := &chunkWrite{execRows: execRows, stageRows: stageRows, execComp: execComp, stageComp: stageComp, bulk: len(here) == 0, bytes: read.used}
 	w.plans, w.quarantine = r.oversize(t, plans, peerExec, execRows, stageRows, execComp, stageComp)
-	for _, rs := range [][]row{execRows, stageRows, execComp, stageComp} {
-		for _, rw := range rs {
-			w.bytes += rowSize(rw)
-		}
-	}
 	return w
 }
 
@@ -468,6 +460,17 @@ func (r *peerRun) writeChunks(ctx context.Context, t table, ws []*chunkWrite, ou
 		}
 		if kept, stagesDeleted, err = write(ctx, tx, t, all.plans, all.execRows, all.stageRows, all.execComp, all.stageComp); err != nil {
 			return err
+		}
+		if r.quarantines.Load() { // a version written here supersedes any quarantined one
+			var written []string
+			for _, p := range all.plans {
+				if kept[p.id] {
+					written = append(written, p.id)
+				}
+			}
+			if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
+				return err
+			}
 		}
 		return r.quarantine(ctx, tx, t, all.quarantine)
 	})
@@ -725,18 +728,6 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 	if err := r.syncCompressed(ctx, tx, compressed(t.executions), keepRows, rowsHere, execComp); err != nil {
 		return nil, 0, err
 	}
-	// A version written here supersedes any quarantined one.
-	if r.quarantines.Load() {
-		written := make([]string, 0, len(keep))
-		for _, p := range plans {
-			if keep[p.id] {
-				written = append(written, p.id)
-			}
-		}
-		if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
-			return nil, 0, err
-		}
-	}
 	return keep, stagesDeleted, nil
 }
 
@@ -747,9 +738,8 @@ func (r *peerRun) writeChunk(ctx context.Context, tx *sql.Tx, t table, plans []e
 // caller writes the chunks again the careful way.
 func (r *peerRun) insertChunk(ctx context.Context, tx *sql.Tx, t table, plans []execPlan, execRows, stageRows, execComp, stageComp []row) (kept map[string]bool, stagesDeleted int, err error) {
 	kept = make(map[string]bool, len(plans))
-	written := make([]string, len(plans))
-	for i, p := range plans {
-		kept[p.id], written[i] = true, p.id
+	for _, p := range plans {
+		kept[p.id] = true
 	}
 	for _, w := range []struct {
 		tbl     string
@@ -762,11 +752,6 @@ func (r *peerRun) insertChunk(ctx context.Context, tx *sql.Tx, t table, plans []
 		{compressed(t.executions), compressedColumns, execComp},
 	} {
 		if _, err := insertRows(ctx, tx, w.tbl, w.columns, w.rows, r.c.budget); err != nil {
-			return nil, 0, err
-		}
-	}
-	if r.quarantines.Load() { // a version written here supersedes any quarantined one
-		if err := r.unquarantine(ctx, tx, t.typ, written); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -843,10 +828,8 @@ const bodyPiece = 500
 // fetchBodies reads the rows of tbl with the given ids and, when the peer has Orca's
 // compressed-body tables, their compressed bodies in the same statement (a LEFT JOIN): rows
 // as tbl's columns, comp as compressedColumns.
-//
-// left, when not nil, is what the reads may still return: each row read takes its size from
-// it, and the read stops with errOverBudget once it is spent.
-func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, by string, ids []string, withCompressed bool, left *int) (rows, comp []row, err error) {
+// Every row read is counted in read, which stops the reads with errOverBudget past its limit.
+func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, columns []string, by string, ids []string, withCompressed bool, read *readBytes) (rows, comp []row, err error) {
 	n := len(columns)
 	sel := "SELECT t." + strings.Join(columns, ", t.")
 	from := " FROM " + tbl + " t"
@@ -856,7 +839,7 @@ func (r *peerRun) fetchBodies(ctx context.Context, q querier, tbl string, column
 		n += len(compressedColumns)
 	}
 	for _, piece := range chunks(ids, bodyPiece) {
-		got, err := scan(ctx, q, within(rawRow(n), left), sel+from+" WHERE t."+by+" IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
+		got, err := scan(ctx, q, read.counting(rawRow(n)), sel+from+" WHERE t."+by+" IN ("+placeholders(len(piece))+")", anyStrings(piece)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", tbl, err)
 		}

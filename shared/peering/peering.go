@@ -75,7 +75,7 @@ type Options struct {
 	ChunkBytes int
 	// MemoryBytes bounds the rows the copier holds in memory at once, read and not yet
 	// written, across its workers, peers and execution types (default 32 MiB, at least
-	// ChunkBytes): with 128 MB of Lambda memory, executions of any weight fit.
+	// ChunkBytes), beyond one execution heavier than ChunkBytes, which is read whole.
 	MemoryBytes int
 	// Now is the clock (default time.Now).
 	Now func() time.Time

@@ -135,18 +135,18 @@ func oneString(rs *sql.Rows) (string, error) {
 // errOverBudget: the rows read came to more bytes than the read was allowed.
 var errOverBudget = errors.New("the rows read are over the chunk's byte budget (peering.chunkMiB)")
 
-// within wraps decode so that each row decoded takes its size (rowSize) from *left and the
-// scan stops with errOverBudget once that goes below zero; a nil left bounds nothing.
-func within(decode func(*sql.Rows) (row, error), left *int) func(*sql.Rows) (row, error) {
-	if left == nil {
-		return decode
-	}
+// readBytes counts the size (rowSize) of the rows a chunk's body reads return and, when limit
+// is not 0, stops them with errOverBudget once they pass it.
+type readBytes struct{ limit, used int }
+
+// counting wraps decode so that each row decoded is counted.
+func (b *readBytes) counting(decode func(*sql.Rows) (row, error)) func(*sql.Rows) (row, error) {
 	return func(rs *sql.Rows) (row, error) {
 		r, err := decode(rs)
 		if err != nil {
 			return nil, err
 		}
-		if *left -= rowSize(r); *left < 0 {
+		if b.used += rowSize(r); b.limit > 0 && b.used > b.limit {
 			return nil, errOverBudget
 		}
 		return r, nil
