@@ -112,7 +112,7 @@ func BenchmarkBulkCopy(b *testing.B) {
 		sqlCPU += server.cpu() - cpu0
 		emptyLocal(b, p.local)
 		start = time.Now()
-		writeAlone(b, p.local, execRows, stagesOf)
+		writeAlone(b, p.local, execRows, stagesOf, c.budget)
 		writeTime += time.Since(start)
 		b.StartTimer()
 	}
@@ -155,15 +155,15 @@ func readAll(b testing.TB, db *store.DB) (execRows []row, stagesOf map[string][]
 }
 
 // writeAlone writes execRows and their stages into db as a bulk copy's writes do (insert-only
-// statements, transactions of 3,000 executions' rows), split across the pool's connections.
-func writeAlone(b testing.TB, db *store.DB, execRows []row, stagesOf map[string][]row) {
+// statements under the copier's statement budget, transactions of 3,000 executions' rows),
+// split across the pool's connections.
+func writeAlone(b testing.TB, db *store.DB, execRows []row, stagesOf map[string][]row, budget int) {
 	b.Helper()
 	ctx, t := context.Background(), tables[executions.Pipeline]
-	budget := 16<<20 - packetOverhead
 	workers := max(1, db.SQL().Stats().MaxOpenConnections)
-	part := (len(execRows) + workers - 1) / workers
-	errs := make(chan error, workers)
-	for _, mine := range chunks(execRows, part) {
+	parts := chunks(execRows, (len(execRows)+workers-1)/workers)
+	errs := make(chan error, len(parts))
+	for _, mine := range parts {
 		go func() {
 			var err error
 			for _, group := range chunks(mine, 3000) {
@@ -192,7 +192,7 @@ func writeAlone(b testing.TB, db *store.DB, execRows []row, stagesOf map[string]
 			errs <- err
 		}()
 	}
-	for range chunks(execRows, part) {
+	for range parts {
 		if err := <-errs; err != nil {
 			b.Fatalf("write alone: %v", err)
 		}
