@@ -269,6 +269,8 @@ func (r *peerRun) renew(ctx context.Context) bool {
 	return true
 }
 
+// loadState reads the peer's stored progress, per execution type and kind, and whether it has
+// quarantine rows (r.quarantines: the pass's writes clear them only then).
 func (r *peerRun) loadState(ctx context.Context) (map[string]progress, error) {
 	out := map[string]progress{}
 	rs, err := r.c.local.SQL().QueryContext(ctx, "SELECT execution_type, high_mark_ms, first_pass_done, cursor_id, sweep_mark_ms, refused_digest FROM peering_state WHERE peer_id = ?", r.p.ID)
