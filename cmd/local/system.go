@@ -40,9 +40,8 @@ type system struct {
 	// peerConfig is the demo's second region, which shares the interlink bus (nil with -config).
 	peerConfig *config.Config
 	bus        *interlinkBus
-	// maxOpenConns is 1 on the embedded database: go-mysql-server's in-memory engine loses
-	// rows when transactions commit concurrently (a commit replaces the database with its own
-	// snapshot), so its connections are serialized. MariaDB or MySQL get the normal pool.
+	// maxOpenConns is memdb.MaxOpenConns (1) on the embedded database, which lets one
+	// connection at a time write a database. MariaDB or MySQL get the normal pool.
 	maxOpenConns int
 }
 
