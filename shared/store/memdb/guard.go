@@ -139,11 +139,7 @@ func (g *guard) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *mysq
 			return g.Handler.ComQuery(ctx, c, q, cb)
 		}
 		return g.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error { return cb(r, false) })
-	}, callback2(callback))
-}
-
-func callback2(cb func(*sqltypes.Result) error) mysql.ResultSpoolFn {
-	return func(r *sqltypes.Result, _ bool) error { return cb(r) }
+	}, func(r *sqltypes.Result, _ bool) error { return callback(r) })
 }
 
 // ComResetConnection ends the connection's transaction, as the engine does.
