@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,8 +77,10 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	}
 	app, err := localwire.New(ctx, env)
 	if err != nil {
+		env.Store.Close()
 		return fmt.Errorf("wire: %w", err)
 	}
+	defer app.Close()
 	var peer *peerRegion
 	if sys.peerConfig != nil {
 		sys.bus.subscribe(app.Peering.Applier)
@@ -99,6 +102,20 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 			}
 		}
 	}
+	// Everything started from here stops, and is waited for, before the deferred closes run.
+	ctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	goWait := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
 	srv := newServer(localHandler(app.API.Handler(), metrics, dash, sys.demo))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -106,13 +123,15 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		"jobs", app.Jobs(), "tick", o.tick.String(), "database", sys.dbDescription)
 
 	if sys.demo != nil {
-		go sys.demo.run(ctx, "http://"+ln.Addr().String())
+		goWait(func() { sys.demo.run(ctx, "http://"+ln.Addr().String()) })
 	}
 	for _, job := range app.Jobs() {
-		go schedule(ctx, log, app, job, o.tick, metrics)
+		goWait(func() { schedule(ctx, log, app, job, o.tick, metrics) })
 	}
 	if peer != nil { // the second region runs only its peering: the pipeline is the first's
-		go schedule(ctx, log.With("region", peerPartition), peer.sys, "peeringcopier", o.tick, newMetricStore(time.Now))
+		goWait(func() {
+			schedule(ctx, log.With("region", peerPartition), peer.sys, "peeringcopier", o.tick, newMetricStore(time.Now))
+		})
 	}
 	select {
 	case <-ctx.Done():

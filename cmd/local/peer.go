@@ -134,7 +134,7 @@ func startPeerRegion(ctx context.Context, log *slog.Logger, cfg *config.Config, 
 	return p, nil
 }
 
-func (p *peerRegion) close() { p.sys.Env.Store.Close() }
+func (p *peerRegion) close() { p.sys.Close() }
 
 // act records one automatic action of the second region for tenant: what its scaler did.
 func (p *peerRegion) act(ctx context.Context, tenant string) error {

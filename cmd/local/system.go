@@ -239,7 +239,12 @@ func (d *demoPipeline) seed(ctx context.Context) error {
 
 // run keeps the pipeline moving until ctx ends.
 func (d *demoPipeline) run(ctx context.Context, apiBase string) {
-	go d.produce(ctx)
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		d.produce(ctx)
+	}()
+	defer func() { <-produced }()
 	minute := time.NewTicker(d.tick / 3)
 	report := time.NewTicker(d.tick / 2)
 	defer minute.Stop()

@@ -7,6 +7,7 @@ package localwire
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/logwise/controlplane/shared/executions"
@@ -29,7 +30,9 @@ type System struct {
 	Env     *setup.Env
 	API     *httpapi.Server
 	Peering *peerwire.Peering
+	scaling *scalewire.Scaling
 	jobs    *setup.Jobs
+	copies  *copierNow
 }
 
 // New wires the API and every job over env (loaded with Options.Migrate).
@@ -43,15 +46,26 @@ func New(ctx context.Context, env *setup.Env) (*System, error) {
 	sc.AddJobs(jobs)
 	discoverywire.AddJobs(env, jobs, discoverywire.New(env, b, nil))
 	peer.AddJobs(jobs)
+	copies := newCopierNow(peer, env)
 	var peerNow interlink.PeerNow
 	if peer.Enabled() {
-		peerNow = copierNow{peer: peer, env: env}
+		peerNow = copies
 	}
 	api, err := apiwire.New(ctx, env, apiwire.Options{Buckets: b, Spark: sup, Scaling: sc, PeerNow: peerNow})
 	if err != nil {
 		return nil, err
 	}
-	return &System{Env: env, API: api, Peering: peer, jobs: jobs}, nil
+	return &System{Env: env, API: api, Peering: peer, scaling: sc, jobs: jobs, copies: copies}, nil
+}
+
+// Close closes what the system opened: the peer pools, the tenants' Kafka clients, idle
+// HTTP connections and the store. Stop running jobs and requests first.
+func (s *System) Close() {
+	s.copies.stop()
+	s.Peering.Close()
+	s.scaling.Close()
+	s.Env.HTTP.CloseIdleConnections()
+	s.Env.Store.Close()
 }
 
 // Jobs lists the wired jobs.
@@ -62,16 +76,34 @@ func (s *System) RunJob(ctx context.Context, name string) (reconcile.Summary, er
 	return s.jobs.Run(ctx, name)
 }
 
-// copierNow asks the in-process copier, in the background as the Lambda invocation would be.
+// copierNow asks the in-process copier, in the background as the Lambda invocation would be:
+// the copy outlives the request, not the system.
 type copierNow struct {
-	peer *peerwire.Peering
-	env  *setup.Env
+	peer   *peerwire.Peering
+	env    *setup.Env
+	life   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-func (n copierNow) RequestCopy(ctx context.Context, peerID string, t executions.Type, ids []string) error {
+func newCopierNow(peer *peerwire.Peering, env *setup.Env) *copierNow {
+	life, cancel := context.WithCancel(context.Background())
+	return &copierNow{peer: peer, env: env, life: life, cancel: cancel}
+}
+
+// stop cancels the copies under way and waits for them.
+func (n *copierNow) stop() {
+	n.cancel()
+	n.wg.Wait()
+}
+
+func (n *copierNow) RequestCopy(ctx context.Context, peerID string, t executions.Type, ids []string) error {
+	n.wg.Add(1)
 	go func() {
+		defer n.wg.Done()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		defer context.AfterFunc(n.life, cancel)()
 		if _, err := n.peer.CopyNow(cctx, interlink.CopyNowRequest{PeerID: peerID, ExecutionType: string(t), IDs: ids}); err != nil {
 			n.env.Log.WarnContext(cctx, "on-demand copy", "peer", peerID, "error", err.Error())
 		}

@@ -87,6 +87,18 @@ func (p *Peering) Copier(ctx context.Context) (*peering.Copier, error) {
 	return c, p.missing
 }
 
+// Close closes the peer pools (the local runner's shutdown; a Lambda function's end closes
+// them with the process). A later Copier opens them again.
+func (p *Peering) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, db := range p.pools {
+		db.Close()
+		delete(p.pools, id)
+	}
+	p.copier = nil
+}
+
 // pool opens (once) a read-only pool on a peer's database, without contacting it.
 func (p *Peering) pool(ctx context.Context, id, dsn, secretARN, name string) (*sql.DB, error) {
 	if db, ok := p.pools[id]; ok {

@@ -68,6 +68,14 @@ func (s *Scaling) KafkaProbe(t *config.Tenant) (health.KafkaMetadata, error) {
 	return kafka.Probe{Admin: adm}, nil
 }
 
+// Close closes the tenants' Kafka clients that were connected (the local runner's shutdown; a
+// Lambda function's end closes them with the process).
+func (s *Scaling) Close() {
+	for _, adm := range s.kafka {
+		adm.close()
+	}
+}
+
 // AddJobs registers the scaler job: per tenant, worker scaling then partition scaling.
 func (s *Scaling) AddJobs(jobs *setup.Jobs) {
 	jobs.Add("scaler", setup.Job{
@@ -166,6 +174,16 @@ func (a *Admin) client(ctx context.Context) (*kadm.Client, error) {
 	}
 	a.adm = func() *kadm.Client { return adm }
 	return adm, nil
+}
+
+// close closes the client if it was connected; the next call connects again.
+func (a *Admin) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.adm != nil {
+		a.adm().Close()
+		a.adm = nil
+	}
 }
 
 // call runs one traced admin call.
