@@ -77,7 +77,7 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 	}
 	app, err := localwire.New(ctx, env)
 	if err != nil {
-		env.Store.Close()
+		env.Close()
 		return fmt.Errorf("wire: %w", err)
 	}
 	defer app.Close()

@@ -116,7 +116,7 @@ func startPeerRegion(ctx context.Context, log *slog.Logger, cfg *config.Config, 
 	}
 	sys, err := localwire.New(ctx, env)
 	if err != nil {
-		env.Store.Close()
+		env.Close()
 		return nil, fmt.Errorf("wire region %s: %w", peerPartition, err)
 	}
 	bus.subscribe(sys.Peering.Applier)

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -48,6 +49,32 @@ type Env struct {
 	Holder string
 	// Secrets reads Secrets Manager secrets on first use; the redactor learns each one.
 	Secrets *Secrets
+
+	closeMu sync.Mutex
+	closers []func()
+}
+
+// OnClose registers f to run at Close: wiring that opens long-lived clients over the Env
+// (peer pools, Kafka clients) hands them to it. A Lambda function never closes its Env; the
+// process ends with the execution environment.
+func (e *Env) OnClose(f func()) {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	e.closers = append(e.closers, f)
+}
+
+// Close closes what was registered, last first, then idle HTTP connections and the store:
+// the local runner's shutdown and the end of a test. Stop the work using them first.
+func (e *Env) Close() {
+	e.closeMu.Lock()
+	closers := e.closers
+	e.closers = nil
+	e.closeMu.Unlock()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
+	}
+	e.HTTP.CloseIdleConnections()
+	e.Store.Close()
 }
 
 // Options override parts of Load (the local runner and tests).

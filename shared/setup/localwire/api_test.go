@@ -142,6 +142,7 @@ func appFromYAMLPool(t *testing.T, name, y string, maxOpenConns int) *System {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(app.Close)
 	return app
 }
 

@@ -30,7 +30,6 @@ type System struct {
 	Env     *setup.Env
 	API     *httpapi.Server
 	Peering *peerwire.Peering
-	scaling *scalewire.Scaling
 	jobs    *setup.Jobs
 	copies  *copierNow
 }
@@ -55,17 +54,14 @@ func New(ctx context.Context, env *setup.Env) (*System, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &System{Env: env, API: api, Peering: peer, scaling: sc, jobs: jobs, copies: copies}, nil
+	return &System{Env: env, API: api, Peering: peer, jobs: jobs, copies: copies}, nil
 }
 
-// Close closes what the system opened: the peer pools, the tenants' Kafka clients, idle
-// HTTP connections and the store. Stop running jobs and requests first.
+// Close stops the on-demand copies under way, then closes the Env and what was opened over
+// it (peer pools, Kafka clients, the store). Stop running jobs and requests first.
 func (s *System) Close() {
 	s.copies.stop()
-	s.Peering.Close()
-	s.scaling.Close()
-	s.Env.HTTP.CloseIdleConnections()
-	s.Env.Store.Close()
+	s.Env.Close()
 }
 
 // Jobs lists the wired jobs.

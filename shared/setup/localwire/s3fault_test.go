@@ -70,6 +70,7 @@ tenants:
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(app.Close)
 	call := func(method, path string) (int, string) {
 		req := httptest.NewRequest(method, path, strings.NewReader(""))
 		req.Header.Set("X-Tenant-Name", "ABC")

@@ -122,6 +122,7 @@ tenants:
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(app.Close)
 
 	// Every scheduled job once: the monitor submits the job with the static keys.
 	for _, job := range app.Jobs() {

@@ -42,8 +42,10 @@ type Peering struct {
 
 // New wires peering; it contacts nothing.
 func New(env *setup.Env) *Peering {
-	return &Peering{env: env, Applier: &interlink.Applier{Repo: env.Executions, Heartbeats: env.Store, Log: env.Log},
+	p := &Peering{env: env, Applier: &interlink.Applier{Repo: env.Executions, Heartbeats: env.Store, Log: env.Log},
 		heartbeat: linkwire.Forwarder(env), pools: map[string]*sql.DB{}}
+	env.OnClose(p.close)
+	return p
 }
 
 // Enabled reports whether this deployment copies from any peer.
@@ -87,9 +89,8 @@ func (p *Peering) Copier(ctx context.Context) (*peering.Copier, error) {
 	return c, p.missing
 }
 
-// Close closes the peer pools (the local runner's shutdown; a Lambda function's end closes
-// them with the process). A later Copier opens them again.
-func (p *Peering) Close() {
+// close closes the peer pools (at the Env's Close). A later Copier opens them again.
+func (p *Peering) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for id, db := range p.pools {

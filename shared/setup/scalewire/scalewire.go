@@ -43,6 +43,7 @@ type Scaling struct {
 // runner; the API sends them to the scaler function).
 func New(env *setup.Env, b *buckets.Buckets, act Actuators) *Scaling {
 	s := &Scaling{env: env, kafka: map[string]*Admin{}}
+	env.OnClose(s.close)
 	var kts []kafka.Tenant
 	var sts []scaling.Tenant
 	for _, t := range env.Config.Tenants {
@@ -68,9 +69,8 @@ func (s *Scaling) KafkaProbe(t *config.Tenant) (health.KafkaMetadata, error) {
 	return kafka.Probe{Admin: adm}, nil
 }
 
-// Close closes the tenants' Kafka clients that were connected (the local runner's shutdown; a
-// Lambda function's end closes them with the process).
-func (s *Scaling) Close() {
+// close closes the tenants' Kafka clients that were connected (at the Env's Close).
+func (s *Scaling) close() {
 	for _, adm := range s.kafka {
 		adm.close()
 	}

@@ -13,7 +13,7 @@ import (
 
 // Load parses yaml (no ${VAR} is expanded) and loads the Env of the function named name on
 // it, with the schema migrated and, unless opt.Log is set, the log discarded. opt's Config and
-// Migrate are set here; its other fields pass through. The store closes when the test ends.
+// Migrate are set here; its other fields pass through. The Env closes when the test ends.
 func Load(t testing.TB, name, yaml string, opt setup.Options) *setup.Env {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
@@ -28,6 +28,6 @@ func Load(t testing.TB, name, yaml string, opt setup.Options) *setup.Env {
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
-	t.Cleanup(func() { env.Store.Close() })
+	t.Cleanup(env.Close)
 	return env
 }
