@@ -13,6 +13,7 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // the driver behind sql.Open("mysql")
+	"go.uber.org/goleak"
 
 	"github.com/logwise/controlplane/shared/store"
 	"github.com/logwise/controlplane/shared/store/memdb"
@@ -71,6 +72,22 @@ var (
 	embedded     *memdb.Server
 	embeddedErr  error
 )
+
+// Main runs a package's tests, closes the package's embedded server if a test started one,
+// and fails the run if any goroutine is left running (goleak): a test package's TestMain.
+func Main(m *testing.M) {
+	goleak.VerifyTestMain(closingEmbedded{m})
+}
+
+type closingEmbedded struct{ m *testing.M }
+
+func (c closingEmbedded) Run() int {
+	code := c.m.Run()
+	if embedded != nil {
+		embedded.Close()
+	}
+	return code
+}
 
 // NewEmbedded returns a migrated store on its own database of an embedded go-mysql-server
 // (shared by the tests of one package). It does not enforce row locks.

@@ -1,0 +1,9 @@
+package supervisor
+
+import (
+	"testing"
+
+	"github.com/logwise/controlplane/shared/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
