@@ -112,34 +112,23 @@ func classify(query string) statement {
 
 // ComQuery runs a text statement under the guard's rules.
 func (g *guard) ComQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) error {
-	return g.run(ctx, c, query, func(q string, cb mysql.ResultSpoolFn) error {
-		return g.Handler.ComQuery(ctx, c, q, cb)
-	}, callback)
+	return g.run(ctx, c, query, func() error { return g.Handler.ComQuery(ctx, c, query, callback) })
 }
 
 // ComMultiQuery runs the first statement of query under the guard's rules; the server calls
 // it again for the rest.
 func (g *guard) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) (string, error) {
 	var rest string
-	err := g.run(ctx, c, query, func(q string, cb mysql.ResultSpoolFn) error {
-		if q != query { // the guard's own BEGIN or ROLLBACK
-			return g.Handler.ComQuery(ctx, c, q, cb)
-		}
-		var err error
-		rest, err = g.Handler.ComMultiQuery(ctx, c, q, cb)
+	err := g.run(ctx, c, query, func() (err error) {
+		rest, err = g.Handler.ComMultiQuery(ctx, c, query, callback)
 		return err
-	}, callback)
+	})
 	return rest, err
 }
 
 // ComStmtExecute runs a prepared statement under the guard's rules.
 func (g *guard) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
-	return g.run(ctx, c, prepare.PrepareStmt, func(q string, cb mysql.ResultSpoolFn) error {
-		if q != prepare.PrepareStmt {
-			return g.Handler.ComQuery(ctx, c, q, cb)
-		}
-		return g.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error { return cb(r, false) })
-	}, func(r *sqltypes.Result, _ bool) error { return callback(r) })
+	return g.run(ctx, c, prepare.PrepareStmt, func() error { return g.Handler.ComStmtExecute(ctx, c, prepare, callback) })
 }
 
 // ComResetConnection ends the connection's transaction, as the engine does.
@@ -158,27 +147,31 @@ func (g *guard) ConnectionClosed(c *mysql.Conn) {
 	g.mu.Unlock()
 }
 
-func discard(*sqltypes.Result, bool) error { return nil }
+// own runs one of the guard's own statements (BEGIN READ ONLY, ROLLBACK) on c.
+func (g *guard) own(ctx context.Context, c *mysql.Conn, query string) error {
+	return g.Handler.ComQuery(ctx, c, query, func(*sqltypes.Result, bool) error { return nil })
+}
 
-// run executes query through exec under the rules above.
-func (g *guard) run(ctx context.Context, c *mysql.Conn, query string, exec func(string, mysql.ResultSpoolFn) error, callback mysql.ResultSpoolFn) error {
+// run runs the client's statement query (stmt sends it to the engine as it came) under the
+// rules above.
+func (g *guard) run(ctx context.Context, c *mysql.Conn, query string, stmt func() error) error {
 	st := g.state(c)
-	switch classify(query) {
+	switch k := classify(query); k {
 	case stmtBegin, stmtBeginReadOnly:
 		// BEGIN ends an open transaction first (MySQL commits it); a read-only one ends in
 		// a rollback, as at COMMIT.
 		if st.tx == readTx {
-			if err := exec("ROLLBACK", discard); err != nil {
+			if err := g.own(ctx, c, "ROLLBACK"); err != nil {
 				return err
 			}
 		}
-		readOnly := classify(query) == stmtBeginReadOnly
+		readOnly := k == stmtBeginReadOnly
 		if !readOnly && st.held == nil {
 			if err := g.lock(ctx, c, st); err != nil {
 				return err
 			}
 		}
-		err := exec(query, callback)
+		err := stmt()
 		switch {
 		case err != nil:
 			g.end(c)
@@ -191,36 +184,38 @@ func (g *guard) run(ctx context.Context, c *mysql.Conn, query string, exec func(
 		return err
 	case stmtCommit:
 		defer g.end(c)
-		if st.tx == readTx {
-			return exec("ROLLBACK", callback)
+		if st.tx == readTx { // roll back first: the client's COMMIT then has nothing to write
+			if err := g.own(ctx, c, "ROLLBACK"); err != nil {
+				return err
+			}
 		}
-		return exec(query, callback)
+		return stmt()
 	case stmtRollback:
 		defer g.end(c)
-		return exec(query, callback)
+		return stmt()
 	case stmtRead:
 		if st.tx != noTx {
-			return exec(query, callback)
+			return stmt()
 		}
-		if err := exec("START TRANSACTION READ ONLY", discard); err != nil {
+		if err := g.own(ctx, c, "START TRANSACTION READ ONLY"); err != nil {
 			return err
 		}
-		err := exec(query, callback)
-		if rerr := exec("ROLLBACK", discard); err == nil {
+		err := stmt()
+		if rerr := g.own(ctx, c, "ROLLBACK"); err == nil {
 			err = rerr
 		}
 		return err
 	case stmtWrite:
 		if st.tx != noTx {
-			return exec(query, callback)
+			return stmt()
 		}
 		if err := g.lock(ctx, c, st); err != nil {
 			return err
 		}
 		defer g.end(c)
-		return exec(query, callback)
+		return stmt()
 	}
-	return exec(query, callback)
+	return stmt()
 }
 
 // setOnWait sets the onWait hook (tests).
