@@ -125,22 +125,14 @@ type DB struct {
 	skewMs atomic.Int64
 }
 
-// Pool returns a pool for c, neither sized nor connected yet: for a database that is not
-// the control plane's own, such as a peer region's (peering sizes it).
+// Pool returns a pool for c sized for Lambda, not connected yet: for a database that is not
+// the control plane's own, such as a peer region's.
 func Pool(c Config) (*sql.DB, error) {
 	conn, err := mysql.NewConnector(c.mysqlConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", c, redactErr(err, c.Password))
 	}
-	return sql.OpenDB(conn), nil
-}
-
-// Open connects, sizes the pool for Lambda and pings. It does not migrate.
-func Open(ctx context.Context, c Config) (*DB, error) {
-	db, err := Pool(c)
-	if err != nil {
-		return nil, err
-	}
+	db := sql.OpenDB(conn)
 	n := c.MaxOpenConns
 	if n <= 0 {
 		n = 4
@@ -149,6 +141,15 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxLifetime(3 * time.Minute) // below RDS Proxy and wait_timeout limits
 	db.SetConnMaxIdleTime(time.Minute)     // a frozen Lambda's idle connections are dropped server-side
+	return db, nil
+}
+
+// Open connects the pool and pings. It does not migrate.
+func Open(ctx context.Context, c Config) (*DB, error) {
+	db, err := Pool(c)
+	if err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {

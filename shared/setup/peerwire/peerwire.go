@@ -121,14 +121,11 @@ func (p *Peering) pool(ctx context.Context, id, dsn, secretARN, name string) (*s
 	if sc.Name == "" {
 		sc.Name = name
 	}
+	sc.MaxOpenConns = 8
 	db, err := store.Pool(sc)
 	if err != nil {
 		return nil, fmt.Errorf("peering.peers %s: open %s: %w", id, sc, err)
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
-	db.SetConnMaxLifetime(3 * time.Minute)
-	db.SetConnMaxIdleTime(time.Minute)
 	p.pools[id] = db
 	return db, nil
 }
