@@ -109,13 +109,6 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		stop()
 		wg.Wait()
 	}()
-	goWait := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f()
-		}()
-	}
 	srv := newServer(localHandler(app.API.Handler(), metrics, dash, sys.demo))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -123,13 +116,13 @@ func run(ctx context.Context, log *slog.Logger, o options) error {
 		"jobs", app.Jobs(), "tick", o.tick.String(), "database", sys.dbDescription)
 
 	if sys.demo != nil {
-		goWait(func() { sys.demo.run(ctx, "http://"+ln.Addr().String()) })
+		wg.Go(func() { sys.demo.run(ctx, "http://"+ln.Addr().String()) })
 	}
 	for _, job := range app.Jobs() {
-		goWait(func() { schedule(ctx, log, app, job, o.tick, metrics) })
+		wg.Go(func() { schedule(ctx, log, app, job, o.tick, metrics) })
 	}
 	if peer != nil { // the second region runs only its peering: the pipeline is the first's
-		goWait(func() {
+		wg.Go(func() {
 			schedule(ctx, log.With("region", peerPartition), peer.sys, "peeringcopier", o.tick, newMetricStore(time.Now))
 		})
 	}

@@ -239,12 +239,9 @@ func (d *demoPipeline) seed(ctx context.Context) error {
 
 // run keeps the pipeline moving until ctx ends.
 func (d *demoPipeline) run(ctx context.Context, apiBase string) {
-	produced := make(chan struct{})
-	go func() {
-		defer close(produced)
-		d.produce(ctx)
-	}()
-	defer func() { <-produced }()
+	var producing sync.WaitGroup
+	producing.Go(func() { d.produce(ctx) })
+	defer producing.Wait()
 	minute := time.NewTicker(d.tick / 3)
 	report := time.NewTicker(d.tick / 2)
 	defer minute.Stop()

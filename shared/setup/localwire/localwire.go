@@ -94,15 +94,13 @@ func (n *copierNow) stop() {
 }
 
 func (n *copierNow) RequestCopy(ctx context.Context, peerID string, t executions.Type, ids []string) error {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.wg.Go(func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		defer context.AfterFunc(n.life, cancel)()
 		if _, err := n.peer.CopyNow(cctx, interlink.CopyNowRequest{PeerID: peerID, ExecutionType: string(t), IDs: ids}); err != nil {
 			n.env.Log.WarnContext(cctx, "on-demand copy", "peer", peerID, "error", err.Error())
 		}
-	}()
+	})
 	return nil
 }
