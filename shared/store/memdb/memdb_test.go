@@ -59,10 +59,10 @@ func ids(t *testing.T, db *sql.DB) []int {
 }
 
 func mustExec(t *testing.T, q interface {
-	Exec(string, ...any) (sql.Result, error)
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, query string, args ...any) {
 	t.Helper()
-	if _, err := q.Exec(query, args...); err != nil {
+	if _, err := q.ExecContext(t.Context(), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
@@ -171,21 +171,14 @@ func TestClosedConnectionReleasesItsTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExecContext(t, conn, "START TRANSACTION")
-	mustExecContext(t, conn, "INSERT INTO t VALUES (1)")
+	mustExec(t, conn, "START TRANSACTION")
+	mustExec(t, conn, "INSERT INTO t VALUES (1)")
 	// The connection closes under the open transaction, as when a client's context ends.
 	_ = conn.Raw(func(dc any) error { return dc.(io.Closer).Close() })
 	_ = conn.Close()
 	mustExec(t, dbs[0], "INSERT INTO t VALUES (2)")
 	if got := ids(t, dbs[0]); fmt.Sprint(got) != "[2]" {
 		t.Errorf("rows: got %v, want [2]", got)
-	}
-}
-
-func mustExecContext(t *testing.T, conn *sql.Conn, query string) {
-	t.Helper()
-	if _, err := conn.ExecContext(t.Context(), query); err != nil {
-		t.Fatalf("%s: %v", query, err)
 	}
 }
 
