@@ -219,8 +219,7 @@ func upsert(ctx context.Context, x execer, tbl string, columns []string, rows []
 // insertRows writes rows into tbl with plain multi-row INSERTs, packed as upsert packs them:
 // a row already there is an error (ER_DUP_ENTRY).
 func insertRows(ctx context.Context, x execer, tbl string, columns []string, rows []row, budget int) (int, error) {
-	head, _ := upsertSQL(tbl, columns)
-	return writeRows(ctx, x, head, "", tbl, len(columns), rows, budget)
+	return writeRows(ctx, x, insertHead(tbl, columns), "", tbl, len(columns), rows, budget)
 }
 
 // writeRows writes rows of ncols values as statements head (a,b),(c,d) tail, each under
@@ -282,7 +281,12 @@ func upsertSQL(tbl string, columns []string) (head, tail string) {
 			sets = append(sets, c+" = VALUES("+c+")")
 		}
 	}
-	return "INSERT INTO " + tbl + " (" + cols(columns) + ") VALUES ", " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+	return insertHead(tbl, columns), " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+}
+
+// insertHead is the INSERT head of tbl's inserts and upserts, up to the rows.
+func insertHead(tbl string, columns []string) string {
+	return "INSERT INTO " + tbl + " (" + cols(columns) + ") VALUES "
 }
 
 // statementFixed is the size of an upsert of tbl without its rows.
